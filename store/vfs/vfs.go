@@ -1,0 +1,93 @@
+// Package vfs is the file-system seam of the store: every byte the store
+// reads or writes goes through FS and File, so that tests can swap the
+// operating system for an in-memory file system that crashes (drops what was
+// not synced, tears the last write) and injects errors by operation and path.
+//
+// Two implementations live here:
+//
+//   - OS, the real file system (positioned reads and writes, fdatasync,
+//     fallocate, statfs, directory fsync);
+//   - MemFS, an in-memory file system that models the durability contract
+//     of a POSIX file system: file contents survive Crash only up to the last
+//     File.Sync, and directory entries (create, rename, remove) survive only
+//     once their parent directory was synced with SyncDir.
+//
+// The seam is deliberately small (compare pebble's vfs.FS): the store needs
+// positioned I/O, sync, truncate and directory operations, nothing else.
+package vfs
+
+import (
+	"io"
+	"os"
+)
+
+// File is an open file. ReadAt and WriteAt are positioned and may be called
+// concurrently from several goroutines; Sync, Truncate and Close must not
+// race with writes to the same region.
+type File interface {
+	io.ReaderAt
+	io.WriterAt
+	io.Closer
+	// Sync makes every completed WriteAt durable (fdatasync).
+	Sync() error
+	// Truncate changes the file's size. Bytes past the new size are gone;
+	// growing fills with zeros.
+	Truncate(size int64) error
+	// Size reports the current size of the file.
+	Size() (int64, error)
+	// Preallocate reserves disk blocks for [0, size) without changing the
+	// reported size where the platform allows it; it is an optimisation and
+	// implementations may do nothing.
+	Preallocate(size int64) error
+	// Name is the path the file was opened with.
+	Name() string
+}
+
+// FS is a file system.
+type FS interface {
+	// Create creates or truncates the named file for reading and writing.
+	Create(name string) (File, error)
+	// OpenReadWrite opens the named file for reading and writing, creating
+	// it if it does not exist, without truncating it.
+	OpenReadWrite(name string) (File, error)
+	// Open opens the named file read-only. A missing file gives an error
+	// satisfying errors.Is(err, os.ErrNotExist).
+	Open(name string) (File, error)
+	// Remove removes a file or an empty directory.
+	Remove(name string) error
+	// RemoveAll removes a path and everything under it.
+	RemoveAll(name string) error
+	// Rename atomically renames oldname to newname, replacing newname.
+	Rename(oldname, newname string) error
+	// MkdirAll creates a directory and its missing parents.
+	MkdirAll(dir string, perm os.FileMode) error
+	// ReadDir lists the names in dir, sorted. A missing directory gives an
+	// error satisfying errors.Is(err, os.ErrNotExist).
+	ReadDir(dir string) ([]string, error)
+	// Stat reports whether name exists, whether it is a directory, and its size.
+	Stat(name string) (FileInfo, error)
+	// SyncDir makes creations, renames and removals in dir durable.
+	SyncDir(dir string) error
+	// DiskUsage reports the capacity and use of the file system holding path.
+	DiskUsage(path string) (DiskUsage, error)
+}
+
+// FileInfo is what Stat reports.
+type FileInfo struct {
+	Size  int64
+	IsDir bool
+}
+
+// DiskUsage describes the file system that holds a path.
+type DiskUsage struct {
+	TotalBytes uint64
+	FreeBytes  uint64 // available to unprivileged users
+}
+
+// UsedRatio is the fraction of the file system in use, in [0, 1].
+func (d DiskUsage) UsedRatio() float64 {
+	if d.TotalBytes == 0 {
+		return 0
+	}
+	return float64(d.TotalBytes-min(d.FreeBytes, d.TotalBytes)) / float64(d.TotalBytes)
+}
