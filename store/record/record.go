@@ -22,9 +22,22 @@ const (
 	MagicBlank uint32 = 0x524D5130
 	// FixedSize is the size of a record with empty topic, properties and body.
 	FixedSize = 64 + 1 + 2 + 4
-	// MinBlankSize is the smallest blank record (length and magic). A gap
-	// shorter than this at the end of a segment is implicit padding.
-	MinBlankSize = 8
+	// MinBlankSize is the size of the smallest blank record: length, magic
+	// and the 16-byte trailer. The writer reserves it at the end of every
+	// segment, so every sealed segment ends with a blank record whose
+	// trailer sits in the segment's last 16 bytes.
+	MinBlankSize = 8 + TrailerSize
+	// TrailerSize is the size of a blank record's trailer: the newest store
+	// timestamp in the segment (int64), a CRC32C of those 8 bytes, and
+	// MagicTrailer.
+	TrailerSize = 16
+	// MagicTrailer ends every sealed segment ("RMQE").
+	MagicTrailer uint32 = 0x524D5145
+	// FlagBatchEnd marks the last record written by one Append call. After
+	// a crash, recovery truncates back to the last record carrying it, so
+	// a batch (one Raft entry) is either wholly present or wholly absent.
+	// Callers must not set it; the store owns it.
+	FlagBatchEnd uint32 = 1 << 31
 	// MaxTopicLen is the longest topic name the format can carry.
 	MaxTopicLen = 255
 	// MaxPropsLen is the longest encoded properties block.
@@ -193,15 +206,36 @@ func putString16(b []byte, p int, s string) int {
 }
 
 // AppendBlank appends a blank record of exactly n bytes (n >= MinBlankSize)
-// that pads a segment's tail.
-func AppendBlank(dst []byte, n int) []byte {
+// that pads a segment's tail. Its trailer records maxStoreTimestamp, the
+// newest store timestamp in the segment, which retention reads without
+// scanning the segment.
+func AppendBlank(dst []byte, n int, maxStoreTimestamp int64) []byte {
 	start := len(dst)
 	dst = slices.Grow(dst, n)[:start+n]
 	b := dst[start:]
 	clear(b)
 	binary.BigEndian.PutUint32(b[offSize:], uint32(n))
 	binary.BigEndian.PutUint32(b[offMagic:], MagicBlank)
+	t := b[n-TrailerSize:]
+	binary.BigEndian.PutUint64(t, uint64(maxStoreTimestamp))
+	binary.BigEndian.PutUint32(t[8:], crc32.Checksum(t[:8], castagnoli))
+	binary.BigEndian.PutUint32(t[12:], MagicTrailer)
 	return dst
+}
+
+// DecodeTrailer decodes the last TrailerSize bytes of a sealed segment and
+// returns the newest store timestamp it records.
+func DecodeTrailer(t []byte) (int64, error) {
+	if len(t) < TrailerSize {
+		return 0, ErrShort
+	}
+	if binary.BigEndian.Uint32(t[12:]) != MagicTrailer {
+		return 0, ErrMagic
+	}
+	if crc32.Checksum(t[:8], castagnoli) != binary.BigEndian.Uint32(t[8:]) {
+		return 0, ErrCRC
+	}
+	return int64(binary.BigEndian.Uint64(t)), nil
 }
 
 // Header is what the first HeaderPeek bytes of a record say.

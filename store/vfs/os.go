@@ -49,10 +49,10 @@ func (f osFile) Preallocate(size int64) error {
 	// FALLOC_FL_KEEP_SIZE: reserve blocks, keep the logical size, so the
 	// file's size still tells how far it was written.
 	err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_KEEP_SIZE, 0, size)
-	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINTR) {
+	if err == nil || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINTR) {
 		return nil
 	}
-	return err
+	return &os.PathError{Op: "fallocate", Path: f.File.Name(), Err: err}
 }
 
 func (osFS) Create(name string) (File, error) {
@@ -113,10 +113,8 @@ func (osFS) SyncDir(dir string) error {
 		return err
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return &os.PathError{Op: "fsync", Path: dir, Err: err}
-	}
-	return nil
+	// (*os.File).Sync already returns an *os.PathError naming dir.
+	return d.Sync()
 }
 
 func (osFS) DiskUsage(path string) (DiskUsage, error) {
@@ -124,6 +122,11 @@ func (osFS) DiskUsage(path string) (DiskUsage, error) {
 	if err := unix.Statfs(path, &st); err != nil {
 		return DiskUsage{}, &os.PathError{Op: "statfs", Path: path, Err: err}
 	}
-	bs := uint64(st.Bsize)
+	// Block counts are in units of the fragment size (statvfs(3)), which
+	// equals Bsize on most file systems but not all.
+	bs := uint64(st.Frsize)
+	if bs == 0 {
+		bs = uint64(st.Bsize)
+	}
 	return DiskUsage{TotalBytes: st.Blocks * bs, FreeBytes: st.Bavail * bs}, nil
 }

@@ -1,19 +1,3 @@
-// Package vfs is the file-system seam of the store: every byte the store
-// reads or writes goes through FS and File, so that tests can swap the
-// operating system for an in-memory file system that crashes (drops what was
-// not synced, tears the last write) and injects errors by operation and path.
-//
-// Two implementations live here:
-//
-//   - OS, the real file system (positioned reads and writes, fdatasync,
-//     fallocate, statfs, directory fsync);
-//   - MemFS, an in-memory file system that models the durability contract
-//     of a POSIX file system: file contents survive Crash only up to the last
-//     File.Sync, and directory entries (create, rename, remove) survive only
-//     once their parent directory was synced with SyncDir.
-//
-// The seam is deliberately small (compare pebble's vfs.FS): the store needs
-// positioned I/O, sync, truncate and directory operations, nothing else.
 package vfs
 
 import (

@@ -1,0 +1,152 @@
+package store
+
+import (
+	"fmt"
+	"time"
+)
+
+// writeCheckpoint makes the ConsumeQueues and key index durable and then
+// records, atomically, how far the CommitLog and the derived data are
+// durable. Ordering: the CommitLog is fsynced up to Dispatched before the
+// derived data that points into it, and both before the checkpoint that
+// claims them.
+func (s *Store) writeCheckpoint(clean bool) error {
+	s.ckmu.Lock()
+	defer s.ckmu.Unlock()
+	s.wmu.Lock()
+	d, ri, ts := s.written.Load(), s.lastRaftIndex, s.lastStoreTS
+	s.wmu.Unlock()
+	if err := s.fl.waitDurable(d); err != nil {
+		return err
+	}
+	s.wmu.Lock()
+	err := s.syncDerivedLocked()
+	s.wmu.Unlock()
+	if err != nil {
+		return s.fail(err)
+	}
+	ck := checkpoint{
+		SegmentSize:   s.opts.SegmentSize,
+		Flushed:       max(s.fl.durable.Load(), d),
+		Dispatched:    d,
+		LastRaftIndex: ri,
+		LastStoreTS:   ts,
+		Clean:         clean && s.fl.durable.Load() == d,
+
+		QueueEntriesPerFile: s.opts.ConsumeQueue.EntriesPerFile,
+		IndexSlots:          s.opts.KeyIndex.Slots,
+		IndexEntriesPerFile: s.opts.KeyIndex.EntriesPerFile,
+	}
+	if err := writeCheckpoint(s.fs, s.dir, ck); err != nil {
+		return s.fail(fmt.Errorf("write checkpoint: %w", err))
+	}
+	return nil
+}
+
+// syncDerivedLocked fsyncs every ConsumeQueue and flushes the key index,
+// which then covers everything written so far.
+func (s *Store) syncDerivedLocked() error {
+	s.qmu.RLock()
+	for k, q := range s.queues {
+		if err := q.Sync(); err != nil {
+			s.qmu.RUnlock()
+			return fmt.Errorf("sync queue %s/%d: %w", k.topic, k.id, err)
+		}
+	}
+	s.qmu.RUnlock()
+	s.idx.MarkCovered(s.written.Load())
+	if err := s.idx.Flush(); err != nil {
+		return fmt.Errorf("flush key index: %w", err)
+	}
+	return nil
+}
+
+// checkpointLoop writes a checkpoint every CheckpointInterval while there
+// are new appends, bounding the rescan after a crash.
+func (s *Store) checkpointLoop() {
+	t := time.NewTicker(s.opts.CheckpointInterval)
+	defer t.Stop()
+	last := s.written.Load()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if w := s.written.Load(); w != last && s.Err() == nil {
+			if err := s.writeCheckpoint(false); err != nil {
+				s.log.Error("checkpoint failed", "err", err)
+				continue
+			}
+			last = w
+		}
+	}
+}
+
+// retentionLoop runs DeleteExpired every RetentionInterval.
+func (s *Store) retentionLoop() {
+	t := time.NewTicker(s.opts.RetentionInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			if n, err := s.DeleteExpired(now); err != nil {
+				s.log.Error("retention failed", "err", err)
+			} else if n > 0 {
+				s.log.Info("retention deleted segments", "segments", n, "min_offset", s.cl.minOffset())
+			}
+		}
+	}
+}
+
+// DeleteExpired applies retention as of now: it deletes whole CommitLog
+// segments, oldest first, whose newest message is older than
+// RetentionTime, or, whatever their age, while the disk is used above
+// DiskCleanRatio. The live segment and segments not yet durable are never
+// deleted. ConsumeQueue and index files that only point into deleted
+// segments follow. It returns the number of segments deleted.
+func (s *Store) DeleteExpired(now time.Time) (int, error) {
+	segs := s.cl.segments()
+	durable := s.fl.durable.Load()
+	cutoff := now.Add(-s.opts.RetentionTime).UnixMilli()
+	usage, err := s.fs.DiskUsage(s.dir)
+	if err != nil {
+		return 0, err
+	}
+	used := float64(usage.TotalBytes) * usage.UsedRatio()
+	newMin := int64(-1)
+	for _, seg := range segs[:max(len(segs)-1, 0)] {
+		end := seg.base + s.opts.SegmentSize
+		if end > durable {
+			break
+		}
+		expired := s.opts.RetentionTime > 0 && seg.maxStoreTS.Load() < cutoff
+		pressure := usage.TotalBytes > 0 && used/float64(usage.TotalBytes) > s.opts.DiskCleanRatio
+		if !expired && !pressure {
+			break
+		}
+		newMin = end
+		used -= float64(s.opts.SegmentSize)
+	}
+	if newMin < 0 {
+		return 0, nil
+	}
+	return s.deleteBefore(newMin)
+}
+
+// deleteBefore removes everything below CommitLog offset off: derived data
+// first, so that no ConsumeQueue entry ever points at a deleted segment.
+func (s *Store) deleteBefore(off int64) (int, error) {
+	s.wmu.Lock()
+	err := s.trimQueues(off)
+	if err == nil {
+		_, err = s.idx.DeleteBefore(off)
+	}
+	s.wmu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	return s.cl.removeBefore(off)
+}
