@@ -73,7 +73,15 @@ func (s *Store) appendLocked(msgs []*Message, res []AppendResult) (int64, error)
 	for i, m := range msgs {
 		size := int64(record.Size(m))
 		if pos-seg.base+size+record.MinBlankSize > s.opts.SegmentSize {
-			buf = record.AppendBlank(buf, int(seg.base+s.opts.SegmentSize-pos), maxTS)
+			// The writer reserves MinBlankSize at every segment's end, so
+			// the gap is never smaller than a blank (recovery never cuts a
+			// log at a segment boundary: a blank is always followed by
+			// records of its batch).
+			if gap := seg.base + s.opts.SegmentSize - pos; gap >= record.MinBlankSize {
+				buf = record.AppendBlank(buf, int(gap), maxTS)
+			} else if gap != 0 {
+				return 0, s.fail(fmt.Errorf("%w: %d bytes left in %s, less than a blank", ErrCorrupt, gap, seg.path))
+			}
 			if err := s.writeAt(seg, buf, bufStart); err != nil {
 				return 0, err
 			}
@@ -184,10 +192,12 @@ func appendIndexItems(items []keyindex.Item, m *Message) []keyindex.Item {
 }
 
 // checkDiskLocked refuses appends while the disk is used above the hard
-// limit. The answer is cached for diskCheckEvery.
+// limit. The answer is cached for diskCheckEvery or until another
+// diskCheckBytes were written, whichever comes first.
 func (s *Store) checkDiskLocked() error {
-	if now := time.Now(); now.Sub(s.diskCheckedAt) >= diskCheckEvery {
-		s.diskCheckedAt = now
+	written := s.written.Load()
+	if now := time.Now(); now.Sub(s.diskCheckedAt) >= diskCheckEvery || written-s.diskCheckedOff >= s.diskCheckBytes() {
+		s.diskCheckedAt, s.diskCheckedOff = now, written
 		u, err := s.fs.DiskUsage(s.dir)
 		if err != nil {
 			s.log.Warn("disk usage unknown", "err", err)
@@ -204,6 +214,9 @@ func (s *Store) checkDiskLocked() error {
 	}
 	return nil
 }
+
+// diskCheckBytes is how many bytes may be written between disk checks.
+func (s *Store) diskCheckBytes() int64 { return min(4<<20, s.opts.SegmentSize/16) }
 
 // syncCommitLog fsyncs every segment holding bytes in [from, upto).
 func (s *Store) syncCommitLog(from, upto int64) error {

@@ -85,7 +85,8 @@ func (c *crashModel) appendBatch() {
 		msgs[i] = &Message{
 			Topic: []string{"a", "b", "c"}[c.rng.IntN(3)], QueueID: uint32(c.rng.IntN(3)),
 			Body: body, StoreTimestamp: 1_700_000_000_000 + int64(c.nextID), RaftIndex: uint64(c.batch),
-			Keys: []string{fmt.Sprint("key", c.nextID)},
+			Keys:       []string{fmt.Sprint("key", c.nextID), fmt.Sprint("alt", c.nextID%7)},
+			Properties: map[string]string{UniqueKeyProperty: fmt.Sprint("uniq", c.nextID)},
 		}
 	}
 	res, err := c.s.Append(msgs)
@@ -189,7 +190,7 @@ func TestCrashRecoveryProperty(t *testing.T) {
 			o.FlushInterval = time.Hour // the model decides when to sync
 			o.CheckpointInterval = time.Hour
 			o.ConsumeQueue.EntriesPerFile = 16
-			o.KeyIndex.EntriesPerFile = 64
+			o.KeyIndex.EntriesPerFile = 128
 			fs := vfs.NewMem()
 			o.FS = fs
 			c = &crashModel{t: t, rng: rng, fs: fs, opts: o, dir: "/data/store", live: map[int64]*sent{}}

@@ -50,6 +50,8 @@ const (
 	MaxTopicLen = 127
 	// MaxQueueID is the highest queue id a message may carry.
 	MaxQueueID = 1<<16 - 1
+	// MaxKeys is the most keys one message may carry (each is indexed).
+	MaxKeys = 64
 )
 
 // Options configures a Store. Start from DefaultOptions; Open applies
@@ -193,6 +195,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("store: MaxPropertiesSize %d must be in (0, %d]", o.MaxPropertiesSize, maxPropsFormat)
 	case o.SegmentSize < 2*maxRecord:
 		return fmt.Errorf("store: SegmentSize %d must be at least twice the largest record (%d)", o.SegmentSize, maxRecord)
+	case o.KeyIndex.EntriesPerFile <= MaxKeys+1:
+		return fmt.Errorf("store: KeyIndex.EntriesPerFile %d must exceed MaxKeys+1", o.KeyIndex.EntriesPerFile)
 	case o.SegmentSize > 1<<40:
 		return fmt.Errorf("store: SegmentSize %d too large", o.SegmentSize)
 	case o.FlushMode != FlushAsync && o.FlushMode != FlushSync:

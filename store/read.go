@@ -179,9 +179,12 @@ func (s *Store) QueryByKey(topic, key string, begin, end int64, limit int) ([]Me
 		return nil, err
 	}
 	var out []Message
-	for _, off := range offs {
+	for i, off := range offs {
 		if len(out) >= limit {
 			break
+		}
+		if i > 0 && off == offs[i-1] {
+			continue // two keys of one message in the same chain
 		}
 		m, err := s.ReadMessage(off)
 		if errors.Is(err, ErrNotFound) {

@@ -3,12 +3,14 @@ package store
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/raftmq/raftmq/store/cqueue"
@@ -65,16 +67,17 @@ type Store struct {
 	// Append, the checkpoint's syncing of ConsumeQueues and index,
 	// retention's deletion of derived files, and Close. It guards the
 	// fields below up to the blank line.
-	wmu           sync.Mutex
-	wbuf          []byte
-	pend          map[*cqueue.Queue]*pendingQueue
-	pendFree      []*pendingQueue
-	idxItems      []keyindex.Item
-	lastRaftIndex uint64
-	lastStoreTS   int64
-	diskCheckedAt time.Time
-	diskFull      bool
-	closed        bool
+	wmu            sync.Mutex
+	wbuf           []byte
+	pend           map[*cqueue.Queue]*pendingQueue
+	pendFree       []*pendingQueue
+	idxItems       []keyindex.Item
+	lastRaftIndex  uint64
+	lastStoreTS    int64
+	diskCheckedAt  time.Time
+	diskCheckedOff int64
+	diskFull       bool
+	closed         bool
 
 	written atomic.Int64 // end of the CommitLog; bytes below are written
 	raftIdx atomic.Uint64
@@ -84,6 +87,7 @@ type Store struct {
 	queues map[queueKey]*cqueue.Queue
 
 	ckmu sync.Mutex // serialises checkpoints
+	lock io.Closer  // the directory lock, if the FS supports one
 
 	recoveredRecords int64 // records scanned by Open's recovery; set once
 	stop             chan struct{}
@@ -141,6 +145,15 @@ func (s *Store) open() error {
 		if err := s.mkdir(d); err != nil {
 			return err
 		}
+	}
+	if l, ok := s.fs.(vfs.Locker); ok {
+		lock, err := l.Lock(s.path("LOCK"))
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return fmt.Errorf("%w: %s", ErrLocked, s.dir)
+		} else if err != nil {
+			return err
+		}
+		s.lock = lock
 	}
 	ck, found, err := readCheckpoint(s.fs, s.dir)
 	if err != nil {
@@ -369,6 +382,9 @@ func (s *Store) closeFiles() error {
 	}
 	if s.cl != nil {
 		keep(s.cl.close())
+	}
+	if s.lock != nil {
+		keep(s.lock.Close())
 	}
 	return first
 }

@@ -37,7 +37,8 @@ func TestAppendReadReopen(t *testing.T) {
 			var ids []int64
 			for i := range n {
 				m := msg("orders", uint32(i%3), fmt.Sprintf("body-%d-%s", i, bytes.Repeat([]byte("x"), 200)))
-				m.Keys = []string{fmt.Sprintf("k%d", i)}
+				m.Keys = []string{fmt.Sprintf("k%d", i), "shared"}
+				m.Properties = map[string]string{UniqueKeyProperty: fmt.Sprintf("u%d", i), "color": "red"}
 				m.Tags = []string{"a", "b"}[i%2]
 				m.RaftIndex = uint64(i + 1)
 				res, err := s.Append([]*Message{m})
@@ -85,6 +86,14 @@ func TestAppendReadReopen(t *testing.T) {
 				found, err := s.QueryByKey("orders", "k77", 0, 1<<62, 10)
 				if err != nil || len(found) != 1 || found[0].CommitLogOffset != ids[77] {
 					t.Fatalf("query by key: %d found, %v", len(found), err)
+				}
+				found, err = s.QueryByKey("orders", "u78", 0, 1<<62, 10)
+				if err != nil || len(found) != 1 || found[0].CommitLogOffset != ids[78] {
+					t.Fatalf("query by unique key: %d found, %v", len(found), err)
+				}
+				found, err = s.QueryByKey("orders", "shared", 0, 1<<62, 7)
+				if err != nil || len(found) != 7 || found[0].CommitLogOffset != ids[n-1] {
+					t.Fatalf("query by shared key: %d found, %v", len(found), err)
 				}
 				if s.LastRaftIndex() != n {
 					t.Fatalf("last raft index %d", s.LastRaftIndex())
@@ -224,4 +233,17 @@ func TestCorruptDurableRecordIsLoud(t *testing.T) {
 	if rep, err := Verify(dir); err != nil || !rep.OK() {
 		t.Fatalf("after repair: %v %v", err, rep.Problems)
 	}
+}
+
+func TestSecondOpenIsLocked(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, TestOptions())
+	if _, err := Open(dir, TestOptions()); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second open: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, dir, TestOptions())
+	s.Close()
 }

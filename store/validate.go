@@ -39,6 +39,9 @@ func ValidateMessage(m *Message, opts Options) error {
 	if len(m.Body) > opts.MaxMessageSize {
 		return fmt.Errorf("%w: body is %d bytes, at most %d allowed", ErrMessageTooLarge, len(m.Body), opts.MaxMessageSize)
 	}
+	if len(m.Keys) > MaxKeys {
+		return fmt.Errorf("%w: %d keys, at most %d allowed", ErrInvalidMessage, len(m.Keys), MaxKeys)
+	}
 	for _, k := range m.Keys {
 		if err := checkName("key", k); err != nil {
 			return err

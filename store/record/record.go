@@ -325,11 +325,18 @@ func decodeFields(b []byte, m *Message) error {
 	}
 	if n := int(r.u16()); n > 0 {
 		m.Properties = make(map[string]string, min(n, 64))
-		for range n {
+		prev := ""
+		for i := range n {
 			if r.bad {
 				break
 			}
 			k := r.str(int(r.u16()))
+			// The writer emits names sorted and unique; anything else is
+			// not a record this format produced.
+			if i > 0 && k <= prev {
+				return ErrFormat
+			}
+			prev = k
 			m.Properties[k] = r.str(int(r.u16()))
 		}
 	}

@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -128,5 +129,34 @@ func (osFS) DiskUsage(path string) (DiskUsage, error) {
 	if bs == 0 {
 		bs = uint64(st.Bsize)
 	}
-	return DiskUsage{TotalBytes: st.Blocks * bs, FreeBytes: st.Bavail * bs}, nil
+	// Report what df's Use% reports: blocks in use against blocks in use
+	// plus those an unprivileged writer can still get. Blocks reserved for
+	// root (or otherwise unavailable) are left out of both, so the ratio
+	// says how close the store is to ENOSPC.
+	used := (st.Blocks - min(st.Bfree, st.Blocks)) * bs
+	avail := st.Bavail * bs
+	return DiskUsage{TotalBytes: used + avail, FreeBytes: avail}, nil
 }
+
+// Lock takes an exclusive advisory lock (flock) on the named file, creating
+// it if needed, so that two processes never open the same store. The lock
+// is released by closing the returned Closer or by the process exiting.
+func (osFS) Lock(name string) (io.Closer, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, &os.PathError{Op: "flock", Path: name, Err: err}
+	}
+	return f, nil
+}
+
+// Locker is implemented by file systems that can lock a file against other
+// processes (OS does; MemFS lives in one process and does not need to).
+type Locker interface {
+	Lock(name string) (io.Closer, error)
+}
+
+var _ Locker = osFS{}

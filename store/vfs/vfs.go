@@ -64,7 +64,7 @@ type FileInfo struct {
 
 // DiskUsage describes the file system that holds a path.
 type DiskUsage struct {
-	TotalBytes uint64
+	TotalBytes uint64 // bytes in use plus bytes still available (as df counts)
 	FreeBytes  uint64 // available to unprivileged users
 }
 
