@@ -180,7 +180,7 @@ func TestCrashRecoveryProperty(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	var c *crashModel
 	for i := range crashes {
-		if i%100 == 0 { // a fresh store every 100 crashes keeps checks cheap
+		if i%40 == 0 { // a fresh store every 40 crashes keeps checks cheap
 			if c != nil {
 				c.s.Close()
 			}
@@ -196,7 +196,7 @@ func TestCrashRecoveryProperty(t *testing.T) {
 			c = &crashModel{t: t, rng: rng, fs: fs, opts: o, dir: "/data/store", live: map[int64]*sent{}}
 			c.open()
 		}
-		for range c.rng.IntN(12) {
+		for range c.rng.IntN(8) {
 			switch r := c.rng.IntN(20); {
 			case r < 15:
 				c.appendBatch()

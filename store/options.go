@@ -7,6 +7,7 @@ import (
 
 	"github.com/raftmq/raftmq/store/cqueue"
 	"github.com/raftmq/raftmq/store/keyindex"
+	"github.com/raftmq/raftmq/store/record"
 	"github.com/raftmq/raftmq/store/vfs"
 )
 
@@ -111,7 +112,7 @@ func DefaultOptions() Options {
 	return Options{
 		SegmentSize:        1 << 30,
 		MaxMessageSize:     4 << 20,
-		MaxPropertiesSize:  32 << 10,
+		MaxPropertiesSize:  record.MaxPropsLen,
 		FlushMode:          FlushAsync,
 		FlushInterval:      200 * time.Millisecond,
 		FlushDirtyBytes:    16 << 20,

@@ -15,9 +15,8 @@ const scanChunk = 1 << 20
 type scanStop int
 
 const (
-	stopNone scanStop = iota
 	// stopEnd: no more data (end of the last segment's bytes, or zeros).
-	stopEnd
+	stopEnd scanStop = iota + 1
 	// stopBad: the bytes at pos are not a valid record (torn or corrupt).
 	stopBad
 	// stopIO: reading failed; nothing is known about the bytes at pos.

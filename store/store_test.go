@@ -247,3 +247,26 @@ func TestSecondOpenIsLocked(t *testing.T) {
 	s = mustOpen(t, dir, TestOptions())
 	s.Close()
 }
+
+func TestDefaultOptionsOpen(t *testing.T) {
+	o := DefaultOptions()
+	o.SegmentSize = 64 << 20 // keep the preallocation small
+	s := mustOpen(t, t.TempDir(), o)
+	if _, err := s.Append([]*Message{msg("t", 0, "x")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestValidateTopicTable(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"a": true, "A-z_0|9%": true, "%RETRY%g": true, "": false, "a b": false, "a/b": false, "ü": false,
+		"a.b": false, string(bytes.Repeat([]byte("x"), 127)): true, string(bytes.Repeat([]byte("x"), 128)): false,
+	} {
+		if err := ValidateTopic(name); (err == nil) != ok {
+			t.Errorf("ValidateTopic(%q) = %v, want ok=%v", name, err, ok)
+		}
+	}
+}

@@ -104,7 +104,6 @@ type verifier struct {
 	cl     *commitLog
 	idx    *keyindex.Index
 	next   map[queueKey]uint64 // next queue offset expected per queue
-	first  map[queueKey]uint64
 	queues map[queueKey]*cqueue.Queue
 }
 

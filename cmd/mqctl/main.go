@@ -1,0 +1,16 @@
+// Command mqctl is the raftmq operator and developer CLI. See the cli
+// package for its commands.
+package main
+
+import (
+	"os"
+
+	"github.com/raftmq/raftmq/cmd/mqctl/internal/cli"
+)
+
+// version is set at build time with -ldflags '-X main.version=...'.
+var version = "dev"
+
+func main() {
+	os.Exit(cli.Run(version, os.Args[1:], os.Stdout, os.Stderr))
+}
