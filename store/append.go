@@ -62,8 +62,10 @@ func (s *Store) appendLocked(msgs []*Message, res []AppendResult) (int64, error)
 	if err := s.Err(); err != nil {
 		return 0, err
 	}
-	if err := s.checkDiskLocked(); err != nil {
-		return 0, err
+	if !s.opts.SkipDiskCheck {
+		if err := s.checkDiskLocked(); err != nil {
+			return 0, err
+		}
 	}
 	seg := s.cl.live()
 	pos := s.written.Load()
@@ -213,6 +215,14 @@ func (s *Store) checkDiskLocked() error {
 		return fmt.Errorf("%w: disk of %s used above %.0f%%", ErrDiskFull, s.dir, 100*s.opts.DiskHardLimitRatio)
 	}
 	return nil
+}
+
+// CheckDisk returns ErrDiskFull while the disk is used above
+// DiskHardLimitRatio (the answer is cached briefly, as for Append).
+func (s *Store) CheckDisk() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.checkDiskLocked()
 }
 
 // diskCheckBytes is how many bytes may be written between disk checks.

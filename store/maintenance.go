@@ -104,8 +104,8 @@ func (s *Store) retentionLoop() {
 // DeleteExpired applies retention as of now: it deletes whole CommitLog
 // segments, oldest first, whose newest message is older than
 // RetentionTime, or, whatever their age, while the disk is used above
-// DiskCleanRatio. The live segment and segments not yet durable are never
-// deleted. ConsumeQueue and index files that only point into deleted
+// DiskCleanRatio. The live segment, segments not yet durable and segments
+// at or above Options.RetentionFloor are never deleted. ConsumeQueue and index files that only point into deleted
 // segments follow. It returns the number of segments deleted.
 func (s *Store) DeleteExpired(now time.Time) (int, error) {
 	segs := s.cl.segments()
@@ -117,9 +117,13 @@ func (s *Store) DeleteExpired(now time.Time) (int, error) {
 	}
 	used := float64(usage.TotalBytes) * usage.UsedRatio()
 	newMin := int64(-1)
+	floor := durable
+	if s.opts.RetentionFloor != nil {
+		floor = min(floor, s.opts.RetentionFloor())
+	}
 	for _, seg := range segs[:max(len(segs)-1, 0)] {
 		end := seg.base + s.opts.SegmentSize
-		if end > durable {
+		if end > floor {
 			break
 		}
 		expired := s.opts.RetentionTime > 0 && seg.maxStoreTS.Load() < cutoff

@@ -101,6 +101,17 @@ type Options struct {
 	// used above this fraction.
 	DiskHardLimitRatio float64
 
+	// RetentionFloor, if set, returns a CommitLog offset that retention
+	// must keep: no segment holding bytes at or above it is deleted. The
+	// Raft layer uses it to keep what its latest snapshot and any snapshot
+	// being streamed to a follower refer to.
+	RetentionFloor func() int64
+
+	// SkipDiskCheck makes Append ignore DiskHardLimitRatio. A Raft replica
+	// must apply whatever was committed; its leader calls CheckDisk before
+	// proposing instead.
+	SkipDiskCheck bool
+
 	// Repair makes Open truncate the CommitLog at the first corrupt record
 	// inside the durable region instead of failing with ErrCorrupt.
 	// Everything after that record is lost; use only with intent.

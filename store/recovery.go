@@ -146,6 +146,14 @@ func (s *Store) redispatch(batch []recoveredRecord, dispatchFrom, indexFrom int6
 			if err != nil {
 				return err
 			}
+			if q.MaxOffset() == 0 && m.QueueOffset > 0 {
+				// A queue whose first messages were deleted by retention
+				// before this replica's CommitLog began (installed from a
+				// snapshot, or rebuilt after its files were removed).
+				if err := q.Reset(m.QueueOffset); err != nil {
+					return fmt.Errorf("store: rebuild queue %s/%d: %w", m.Topic, m.QueueID, err)
+				}
+			}
 			if m.QueueOffset != q.MaxOffset() {
 				return fmt.Errorf("%w: record at log offset %d (%s) has queue offset %d but queue %s/%d continues at %d",
 					ErrCorrupt, m.CommitLogOffset, s.segPath(m.CommitLogOffset), m.QueueOffset, m.Topic, m.QueueID, q.MaxOffset())

@@ -90,3 +90,44 @@ func (q *Queue) Truncate(queueOffset uint64) error {
 	q.max.Store(qo)
 	return q.cutTail(qo)
 }
+
+// Filler is the entry Reset writes for queue offsets below a queue's first
+// real entry: a queue rebuilt on a replica whose CommitLog starts after
+// retention deleted the queue's first messages has no entries for them.
+// Its Offset of -1 lies below every CommitLog offset, so DeleteBefore moves
+// MinOffset past fillers and readers never see them. Format: must not
+// change.
+var Filler = Entry{Offset: -1, Size: 1}
+
+// Reset positions a queue that never had an entry so that its first entry
+// goes to queue offset start: MinOffset = MaxOffset = start. Offsets from
+// the start of start's file up to start are filled with Filler entries
+// (files are indexed by queue offset). It fails with ErrOffset if the
+// queue has or had entries.
+func (q *Queue) Reset(start uint64) error {
+	if q.closed.Load() {
+		return ErrClosed
+	}
+	if q.max.Load() != 0 || q.first != q.end {
+		return fmt.Errorf("%w: reset to %d of a queue that has entries (max %d)", ErrOffset, start, q.max.Load())
+	}
+	base := start / q.epf * q.epf
+	q.first, q.end = base/q.epf, base/q.epf // no files yet; the first one is base's
+	q.mu.Lock()
+	q.min.Store(base)
+	q.max.Store(base)
+	q.mu.Unlock()
+	if start > base {
+		fill := make([]Entry, start-base)
+		for i := range fill {
+			fill[i] = Filler
+		}
+		if err := q.Put(base, fill); err != nil {
+			return err
+		}
+	}
+	q.mu.Lock()
+	q.min.Store(start)
+	q.mu.Unlock()
+	return nil
+}

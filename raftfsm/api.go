@@ -1,0 +1,287 @@
+package raftfsm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftmq/raftmq/store"
+)
+
+// Produce replicates msgs as ONE Raft entry and returns where each went,
+// once the entry is committed and applied here. Only the leader accepts it.
+// The leader stamps the entry with its clock (never earlier than the last
+// stamp), so every replica writes the same store timestamp.
+func (n *Node) Produce(ctx context.Context, msgs []*Message) ([]store.AppendResult, error) {
+	if len(msgs) == 0 {
+		return nil, fmt.Errorf("%w: empty batch", store.ErrInvalidMessage)
+	}
+	st := n.Store()
+	for _, m := range msgs {
+		if err := store.ValidateMessage(m, st.Options()); err != nil {
+			return nil, err
+		}
+	}
+	if err := st.CheckDisk(); err != nil {
+		return nil, err
+	}
+	ts := time.Now().UnixMilli()
+	for {
+		last := n.lastTS.Load()
+		ts = max(ts, last, st.LastStoreTimestamp())
+		if n.lastTS.CompareAndSwap(last, ts) {
+			break
+		}
+	}
+	resp, err := n.apply(ctx, encodeProduce(ts, msgs))
+	if err != nil {
+		return nil, err
+	}
+	res, ok := resp.([]store.AppendResult)
+	if !ok {
+		return nil, fmt.Errorf("raftfsm: unexpected produce response %T", resp)
+	}
+	for i, m := range msgs {
+		m.StoreTimestamp, m.QueueOffset, m.CommitLogOffset = ts, res[i].QueueOffset, res[i].CommitLogOffset
+	}
+	return res, nil
+}
+
+// CommitOffsets replicates consumer group positions as one Raft entry.
+func (n *Node) CommitOffsets(ctx context.Context, commits []OffsetCommit) error {
+	if len(commits) == 0 {
+		return nil
+	}
+	for _, c := range commits {
+		if c.Group == "" || len(c.Group) > 255 {
+			return fmt.Errorf("%w: group name %q", store.ErrInvalidMessage, c.Group)
+		}
+		if err := store.ValidateTopic(c.Topic); err != nil {
+			return err
+		}
+	}
+	_, err := n.apply(ctx, encodeCommitOffsets(commits))
+	return err
+}
+
+// CreateTopic creates a topic with queues queues (per group). Creating an
+// identical topic again succeeds; another queue count is ErrTopicExists.
+func (n *Node) CreateTopic(ctx context.Context, t Topic) error {
+	if err := store.ValidateTopic(t.Name); err != nil {
+		return err
+	}
+	if t.Queues == 0 || t.Queues > store.MaxQueueID+1 {
+		return fmt.Errorf("%w: %d queues", store.ErrInvalidMessage, t.Queues)
+	}
+	_, err := n.apply(ctx, encodeCreateTopic(t))
+	return err
+}
+
+// DeleteTopic removes a topic and its consumer offsets from the tables.
+// Its messages stay in the CommitLog until retention deletes them.
+func (n *Node) DeleteTopic(ctx context.Context, name string) error {
+	if err := store.ValidateTopic(name); err != nil {
+		return err
+	}
+	_, err := n.apply(ctx, encodeDeleteTopic(name))
+	return err
+}
+
+// apply hands a command to Raft and waits for its result, the caller's
+// deadline, or the loss of leadership.
+func (n *Node) apply(ctx context.Context, cmd []byte) (any, error) {
+	if err := n.failedErr(); err != nil {
+		return nil, err
+	}
+	if n.raft.State() != raft.Leader {
+		return nil, n.notLeader()
+	}
+	timeout := n.cfg.ApplyTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	f := n.raft.Apply(cmd, timeout)
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return nil, n.mapRaftErr(err)
+		}
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w", ErrUnknownOutcome, ctx.Err())
+	}
+	resp := f.Response()
+	if err, ok := resp.(error); ok {
+		return nil, err
+	}
+	return resp, nil
+}
+
+func (n *Node) mapRaftErr(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader):
+		return n.notLeader()
+	case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
+	case errors.Is(err, raft.ErrEnqueueTimeout), errors.Is(err, raft.ErrRaftShutdown):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+func (n *Node) notLeader() error {
+	id, addr := n.Leader()
+	if id == "" {
+		return fmt.Errorf("%w: no leader known", ErrUnavailable)
+	}
+	return fmt.Errorf("%w: leader is %s at %s", ErrNotLeader, id, addr)
+}
+
+func (n *Node) failedErr() error {
+	if p := n.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Topic returns a topic's configuration.
+func (n *Node) Topic(name string) (Topic, bool) {
+	n.tablesMu.RLock()
+	defer n.tablesMu.RUnlock()
+	t, ok := n.tables.Topics[name]
+	return t, ok
+}
+
+// Topics lists every topic, sorted by name.
+func (n *Node) Topics() []Topic {
+	n.tablesMu.RLock()
+	defer n.tablesMu.RUnlock()
+	return n.tables.topicList()
+}
+
+// Offset returns a group's committed offset for a queue.
+func (n *Node) Offset(group, topic string, queueID uint32) (uint64, bool) {
+	n.tablesMu.RLock()
+	defer n.tablesMu.RUnlock()
+	off, ok := n.tables.Offsets[group][topic][queueID]
+	return off, ok
+}
+
+// Groups lists the consumer groups with committed offsets, sorted.
+func (n *Node) Groups() []string {
+	n.tablesMu.RLock()
+	defer n.tablesMu.RUnlock()
+	return slices.Sorted(maps.Keys(n.tables.Offsets))
+}
+
+// Store returns the current store, for reads. It changes when a snapshot
+// is installed; a read that gets store.ErrClosed may retry with a fresh one.
+func (n *Node) Store() *store.Store { return n.st.Load() }
+
+// Applied returns a channel closed at the next FSM apply (or snapshot
+// install); call it again for the following one. Long polls wait on it.
+func (n *Node) Applied() <-chan struct{} {
+	n.appliedMu.Lock()
+	defer n.appliedMu.Unlock()
+	return n.appliedCh
+}
+
+// IsLeader reports whether this node is the group's leader.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Leader returns the leader's id and Raft address, empty if unknown.
+func (n *Node) Leader() (id, raftAddr string) {
+	addr, sid := n.raft.LeaderWithID()
+	return string(sid), string(addr)
+}
+
+// RaftAddr is the address this node's Raft transport listens on.
+func (n *Node) RaftAddr() string { return string(n.trans.LocalAddr()) }
+
+// Status describes this node for cluster status.
+type Status struct {
+	ID, RaftAddr, Role   string
+	Term, AppliedIndex   uint64
+	CommitIndex, LastLog uint64
+	CommitLogEnd         int64
+	LeaderID, LeaderAddr string
+	Err                  string
+}
+
+// Status reports this node's Raft role, term and indexes and its CommitLog end.
+func (n *Node) Status() Status {
+	stats := n.raft.Stats()
+	u := func(k string) uint64 { v, _ := strconv.ParseUint(stats[k], 10, 64); return v }
+	lid, laddr := n.Leader()
+	s := Status{
+		ID: n.cfg.NodeID, RaftAddr: n.RaftAddr(), Role: roleName(n.raft.State()),
+		Term: u("term"), AppliedIndex: n.appliedIndex.Load(), CommitIndex: u("commit_index"), LastLog: u("last_log_index"),
+		CommitLogEnd: n.Store().MaxCommitLogOffset(), LeaderID: lid, LeaderAddr: laddr,
+	}
+	if err := n.failedErr(); err != nil {
+		s.Err = err.Error()
+	}
+	return s
+}
+
+func roleName(s raft.RaftState) string {
+	switch s {
+	case raft.Leader:
+		return "leader"
+	case raft.Follower:
+		return "follower"
+	case raft.Candidate:
+		return "candidate"
+	}
+	return "shutdown"
+}
+
+// Servers returns the current Raft configuration's voters and non-voters.
+func (n *Node) Servers() ([]Peer, error) {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, err
+	}
+	var out []Peer
+	for _, s := range f.Configuration().Servers {
+		out = append(out, Peer{ID: string(s.ID), RaftAddr: string(s.Address)})
+	}
+	return out, nil
+}
+
+// TransferLeadership hands leadership to targetID, or to the most
+// up-to-date voter when targetID is empty.
+func (n *Node) TransferLeadership(targetID string) error {
+	if !n.IsLeader() {
+		return n.notLeader()
+	}
+	if targetID == "" {
+		return n.mapRaftErr(n.raft.LeadershipTransfer().Error())
+	}
+	for _, s := range n.voters() {
+		if string(s.ID) == targetID {
+			return n.mapRaftErr(n.raft.LeadershipTransferToServer(s.ID, s.Address).Error())
+		}
+	}
+	return fmt.Errorf("raftfsm: %q is not a voter", targetID)
+}
+
+// AddVoter adds (or updates) a voter; only the leader can.
+func (n *Node) AddVoter(p Peer) error {
+	return n.mapRaftErr(n.raft.AddVoter(raft.ServerID(p.ID), raft.ServerAddress(p.RaftAddr), 0, n.cfg.ApplyTimeout).Error())
+}
+
+// RemoveServer removes a server from the group; only the leader can.
+func (n *Node) RemoveServer(id string) error {
+	return n.mapRaftErr(n.raft.RemoveServer(raft.ServerID(id), 0, n.cfg.ApplyTimeout).Error())
+}
+
+// Snapshot takes a Raft snapshot now (tests and operators).
+func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }

@@ -1,0 +1,124 @@
+package raftfsm
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/raftmq/raftmq/store"
+)
+
+// Peer is a Raft voter: its server id and Raft address.
+type Peer struct {
+	ID       string
+	RaftAddr string
+}
+
+// Config configures a Node. Start from DefaultConfig or TestConfig.
+type Config struct {
+	// NodeID is this node's Raft server id, unique in its group.
+	NodeID string
+	// Dir holds raft/ (log, stable store, snapshots) and store/.
+	Dir string
+	// RaftBind is the TCP address the Raft transport listens on
+	// (host:port; port 0 picks one).
+	RaftBind string
+	// RaftAdvertise is the address other nodes dial; empty means the
+	// address the listener got.
+	RaftAdvertise string
+	// Bootstrap forms a new group from Peers (plus this node) when no Raft
+	// state exists yet. Every founding node must be given the same Peers.
+	Bootstrap bool
+	// Peers are the founding voters, used only with Bootstrap.
+	Peers []Peer
+	// Store configures the message store. FlushAsync is the right default
+	// under Raft: the Raft log is fsynced before an entry commits, and a
+	// snapshot fsyncs the store before it claims an index.
+	Store store.Options
+	// LogStore chooses the Raft log and stable store: "boltdb"
+	// (hashicorp/raft-boltdb, the default) or "wal" (hashicorp/raft-wal).
+	LogStore string
+
+	// Raft timing; see hashicorp/raft's Config.
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	// SnapshotInterval and SnapshotThreshold decide how often a snapshot
+	// (cheap: no CommitLog copy) is taken; TrailingLogs entries are kept
+	// behind it so slow followers can catch up without an install.
+	SnapshotInterval  time.Duration
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+	// MaxAppendEntries bounds entries per AppendEntries RPC.
+	MaxAppendEntries int
+	// ApplyTimeout bounds how long a command may wait to enter Raft's queue.
+	ApplyTimeout time.Duration
+
+	// Logger receives logs (Raft's included); nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a production configuration (NodeID, Dir and
+// RaftBind must still be set).
+func DefaultConfig() Config {
+	so := store.DefaultOptions()
+	so.FlushMode = store.FlushAsync
+	return Config{
+		Store:              so,
+		LogStore:           "boltdb",
+		HeartbeatTimeout:   1000 * time.Millisecond,
+		ElectionTimeout:    1000 * time.Millisecond,
+		LeaderLeaseTimeout: 500 * time.Millisecond,
+		CommitTimeout:      5 * time.Millisecond,
+		SnapshotInterval:   30 * time.Second,
+		SnapshotThreshold:  4096,
+		TrailingLogs:       8192,
+		MaxAppendEntries:   256,
+		ApplyTimeout:       5 * time.Second,
+	}
+}
+
+// TestConfig returns tight timeouts and a tiny store for tests.
+func TestConfig() Config {
+	c := DefaultConfig()
+	c.Store = store.TestOptions()
+	c.HeartbeatTimeout = 150 * time.Millisecond
+	c.ElectionTimeout = 150 * time.Millisecond
+	c.LeaderLeaseTimeout = 100 * time.Millisecond
+	c.CommitTimeout = 2 * time.Millisecond
+	c.SnapshotInterval = 200 * time.Millisecond
+	c.SnapshotThreshold = 64
+	c.TrailingLogs = 32
+	c.RaftBind = "127.0.0.1:0"
+	return c
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.NodeID == "":
+		return errors.New("raftfsm: NodeID is required")
+	case c.Dir == "":
+		return errors.New("raftfsm: Dir is required")
+	case c.RaftBind == "":
+		return errors.New("raftfsm: RaftBind is required")
+	case c.LogStore != "boltdb" && c.LogStore != "wal":
+		return fmt.Errorf("raftfsm: LogStore %q: want boltdb or wal", c.LogStore)
+	case c.HeartbeatTimeout <= 0 || c.ElectionTimeout <= 0 || c.LeaderLeaseTimeout <= 0 || c.CommitTimeout <= 0:
+		return errors.New("raftfsm: Raft timeouts must be positive")
+	case c.LeaderLeaseTimeout > c.HeartbeatTimeout:
+		return errors.New("raftfsm: LeaderLeaseTimeout must not exceed HeartbeatTimeout")
+	case c.SnapshotInterval <= 0 || c.SnapshotThreshold == 0 || c.MaxAppendEntries <= 0 || c.ApplyTimeout <= 0:
+		return errors.New("raftfsm: snapshot and apply settings must be positive")
+	case c.MaxAppendEntries > 1024:
+		return errors.New("raftfsm: MaxAppendEntries must be at most 1024 (hashicorp/raft's limit)")
+	}
+	for _, p := range c.Peers {
+		if p.ID == "" || p.RaftAddr == "" {
+			return fmt.Errorf("raftfsm: peer %+v needs an id and an address", p)
+		}
+	}
+	return nil
+}

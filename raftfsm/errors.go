@@ -1,0 +1,32 @@
+package raftfsm
+
+import "errors"
+
+// Errors returned by Node. Store errors (bad input, disk full) pass through
+// wrapped; test with errors.Is.
+var (
+	// ErrNotLeader: a write reached a node that is not the group leader.
+	// Retry at the leader (Node.Leader tells which it is, if known).
+	ErrNotLeader = errors.New("raftfsm: not the leader")
+	// ErrUnavailable: no leader is known, the node is shutting down, or
+	// Raft's queue is full. Retryable after a backoff.
+	ErrUnavailable = errors.New("raftfsm: unavailable")
+	// ErrUnknownOutcome: the command was handed to Raft but leadership was
+	// lost or the caller's deadline passed before it was known whether it
+	// committed. It may or may not have been applied; a blind retry may
+	// duplicate it.
+	ErrUnknownOutcome = errors.New("raftfsm: outcome unknown")
+	// ErrTopicExists: CreateTopic for a topic that exists with another
+	// queue count. Not retryable.
+	ErrTopicExists = errors.New("raftfsm: topic exists")
+	// ErrTopicNotFound: a command names a topic that does not exist, or a
+	// queue id beyond its queue count. Not retryable until it is created.
+	ErrTopicNotFound = errors.New("raftfsm: topic not found")
+	// ErrBadCommand: a Raft entry that does not decode. Never retryable;
+	// it means a bug or a version mismatch between nodes.
+	ErrBadCommand = errors.New("raftfsm: bad command")
+	// ErrFailed: the node's store failed while applying committed entries;
+	// the node stops serving and must be restarted (it then recovers from
+	// its store and the Raft log).
+	ErrFailed = errors.New("raftfsm: node failed")
+)

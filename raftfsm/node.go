@@ -1,0 +1,376 @@
+package raftfsm
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	raftwal "github.com/hashicorp/raft-wal"
+
+	"github.com/raftmq/raftmq/store"
+)
+
+// Node is one member of a broker group: a hashicorp/raft instance whose
+// state machine appends committed entries to this node's store.
+type Node struct {
+	cfg Config
+	log *slog.Logger
+
+	st     atomic.Pointer[store.Store]
+	raft   *raft.Raft
+	trans  *raft.NetworkTransport
+	snaps  *snapshotStore
+	closer []func() error // log/stable store closers
+
+	tablesMu sync.RWMutex // guards tables
+	tables   *tables
+
+	appliedIndex atomic.Uint64
+	appliedMu    sync.Mutex // guards appliedCh
+	appliedCh    chan struct{}
+	failed       atomic.Pointer[error]
+	lastTS       atomic.Int64 // last store timestamp the leader proposed
+	installs     atomic.Int64 // snapshots installed from a leader
+	closeOnce    sync.Once
+}
+
+// Open starts a node: it opens (and if needed recovers) the store,
+// installs a snapshot that was received but not yet swapped in, rebuilds
+// the FSM tables, and starts Raft.
+func Open(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), tables: newTables(), appliedCh: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok {
+			n.closeAll()
+		}
+	}()
+	raftDir := filepath.Join(cfg.Dir, "raft")
+	if err := os.MkdirAll(raftDir, 0o755); err != nil {
+		return nil, err
+	}
+	var err error
+	if n.snaps, err = newSnapshotStore(filepath.Join(raftDir, "snapshots"), n); err != nil {
+		return nil, err
+	}
+	if err := n.openStore(); err != nil {
+		return nil, err
+	}
+	if err := n.startRaft(raftDir); err != nil {
+		return nil, err
+	}
+	ok = true
+	return n, nil
+}
+
+func (n *Node) storeDir() string { return filepath.Join(n.cfg.Dir, "store") }
+
+func (n *Node) storeOptions() store.Options {
+	o := n.cfg.Store
+	o.Logger = n.log
+	o.RetentionFloor = n.snaps.floor
+	// A replica must apply whatever was committed; the leader checks the
+	// disk before proposing instead (Produce).
+	o.SkipDiskCheck = true
+	return o
+}
+
+// openStore opens the store, finishing a snapshot install if one was
+// staged, and rebuilds the tables: the newest local snapshot's copy plus a
+// replay of the system records written after it.
+func (n *Node) openStore() error {
+	metas, err := n.snaps.all()
+	if err != nil {
+		return err
+	}
+	if len(metas) > 0 && metas[0].Snap.Kind == kindStaged {
+		return n.installStaged(metas[0].Raft.ID)
+	}
+	st, err := store.Open(n.storeDir(), n.storeOptions())
+	if err != nil {
+		return err
+	}
+	n.st.Store(st)
+	from := int64(0)
+	for _, m := range metas {
+		if m.Snap.Kind == kindLocal {
+			n.tables, from = m.Snap.Tables.clone(), m.Snap.CLEnd
+			break
+		}
+	}
+	return n.replaySystem(st, from)
+}
+
+// replaySystem applies the system records at or after CommitLog offset
+// from to the tables.
+func (n *Node) replaySystem(st *store.Store, from int64) error {
+	type rec struct {
+		off int64
+		c   command
+	}
+	var recs []rec
+	for _, topic := range []string{SysTopicTopics, SysTopicOffsets} {
+		off, err := st.QueueOffsetAt(topic, 0, from)
+		if err != nil {
+			return err
+		}
+		for off < st.MaxOffset(topic, 0) {
+			r, err := st.GetMessages(store.GetRequest{Topic: topic, Offset: off, MaxMessages: 256})
+			if err != nil {
+				return fmt.Errorf("raftfsm: replay %s: %w", topic, err)
+			}
+			for _, m := range r.Messages {
+				c, err := decodeCommand(m.Body)
+				if err != nil {
+					return fmt.Errorf("raftfsm: replay %s at %d: %w", topic, m.CommitLogOffset, err)
+				}
+				recs = append(recs, rec{m.CommitLogOffset, c})
+			}
+			if r.NextOffset == off {
+				break
+			}
+			off = r.NextOffset
+		}
+	}
+	// Both topics interleave in the CommitLog; apply in log order.
+	slices.SortFunc(recs, func(a, b rec) int { return cmp.Compare(a.off, b.off) })
+	for _, r := range recs {
+		_ = n.tables.apply(r.c) // refused commands were refused the first time too
+	}
+	n.log.Info("tables rebuilt", "from", from, "system_records", len(recs), "topics", len(n.tables.Topics))
+	return nil
+}
+
+func (n *Node) startRaft(raftDir string) error {
+	logs, stable, err := n.openLogStore(raftDir)
+	if err != nil {
+		return err
+	}
+	hl := hclogFor(n.log)
+	var adv net.Addr
+	if n.cfg.RaftAdvertise != "" {
+		if adv, err = net.ResolveTCPAddr("tcp", n.cfg.RaftAdvertise); err != nil {
+			return fmt.Errorf("raftfsm: advertise address: %w", err)
+		}
+	}
+	n.trans, err = raft.NewTCPTransportWithLogger(n.cfg.RaftBind, adv, 3, 10*time.Second, hl)
+	if err != nil {
+		return fmt.Errorf("raftfsm: raft transport on %s: %w", n.cfg.RaftBind, err)
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(n.cfg.NodeID)
+	rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
+	rc.ElectionTimeout = n.cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = n.cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = n.cfg.CommitTimeout
+	rc.SnapshotInterval = n.cfg.SnapshotInterval
+	rc.SnapshotThreshold = n.cfg.SnapshotThreshold
+	rc.TrailingLogs = n.cfg.TrailingLogs
+	rc.MaxAppendEntries = n.cfg.MaxAppendEntries
+	rc.BatchApplyCh = true
+	rc.NoSnapshotRestoreOnStart = true
+	rc.Logger = hl
+	if n.cfg.Bootstrap {
+		has, err := raft.HasExistingState(logs, stable, n.snaps)
+		if err != nil {
+			return err
+		}
+		if !has {
+			if err := raft.BootstrapCluster(rc, logs, stable, n.snaps, n.trans, n.bootstrapConfig()); err != nil {
+				return fmt.Errorf("raftfsm: bootstrap: %w", err)
+			}
+		}
+	}
+	n.raft, err = raft.NewRaft(rc, &fsm{n: n}, logs, stable, n.snaps, n.trans)
+	return err
+}
+
+func (n *Node) bootstrapConfig() raft.Configuration {
+	servers := []raft.Server{{ID: raft.ServerID(n.cfg.NodeID), Address: n.trans.LocalAddr()}}
+	for _, p := range n.cfg.Peers {
+		if p.ID == n.cfg.NodeID {
+			continue
+		}
+		servers = append(servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr)})
+	}
+	return raft.Configuration{Servers: servers}
+}
+
+func (n *Node) openLogStore(raftDir string) (raft.LogStore, raft.StableStore, error) {
+	if n.cfg.LogStore == "wal" {
+		dir := filepath.Join(raftDir, "wal")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, nil, err
+		}
+		w, err := raftwal.Open(dir)
+		if err != nil {
+			return nil, nil, fmt.Errorf("raftfsm: open raft-wal: %w", err)
+		}
+		n.closer = append(n.closer, w.Close)
+		return w, w, nil
+	}
+	b, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
+	if err != nil {
+		return nil, nil, fmt.Errorf("raftfsm: open raft-boltdb: %w", err)
+	}
+	n.closer = append(n.closer, b.Close)
+	return b, b, nil
+}
+
+// installStaged swaps a snapshot received from the leader in as this
+// node's store. Called by FSM.Restore (no Apply runs concurrently) or at
+// Open when a previous install was interrupted. Each step is safe to redo.
+func (n *Node) installStaged(id string) error {
+	m, err := n.snaps.load(id)
+	if err != nil {
+		return err
+	}
+	stage := filepath.Join(n.snaps.dir, id, "stage")
+	dir, trash := n.storeDir(), n.storeDir()+".old"
+	if old := n.st.Load(); old != nil {
+		if err := old.Close(); err != nil && !errors.Is(err, store.ErrClosed) {
+			n.log.Warn("closing store for snapshot install", "err", err)
+		}
+	}
+	if _, err := os.Stat(stage); err == nil {
+		if err := os.RemoveAll(trash); err != nil {
+			return err
+		}
+		if err := os.Rename(dir, trash); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		if err := os.Rename(stage, dir); err != nil {
+			return err
+		}
+		if err := syncDir(n.cfg.Dir); err != nil {
+			return err
+		}
+	}
+	st, err := store.Open(dir, n.storeOptions())
+	if err != nil {
+		return fmt.Errorf("raftfsm: open installed store: %w", err)
+	}
+	if end := st.MaxCommitLogOffset(); end != m.Snap.CLEnd {
+		st.Close()
+		return fmt.Errorf("raftfsm: installed store ends at %d, snapshot says %d", end, m.Snap.CLEnd)
+	}
+	n.st.Store(st)
+	n.tablesMu.Lock()
+	n.tables = m.Snap.Tables.clone()
+	n.tablesMu.Unlock()
+	m.Snap.Kind = kindLocal
+	if err := n.snaps.save(filepath.Join(n.snaps.dir, id), m); err != nil {
+		return err
+	}
+	n.installs.Add(1)
+	n.log.Info("installed snapshot", "id", id, "index", m.Raft.Index, "commitlog", fmt.Sprintf("[%d, %d)", st.MinCommitLogOffset(), m.Snap.CLEnd))
+	n.notifyApplied()
+	return os.RemoveAll(trash)
+}
+
+// fail stops the node after a store error while applying.
+func (n *Node) fail(err error) error {
+	wrapped := fmt.Errorf("%w: %w", ErrFailed, err)
+	if n.failed.CompareAndSwap(nil, &wrapped) {
+		n.log.Error("store failed while applying committed entries; shutting Raft down", "err", err)
+		go func() {
+			if n.raft != nil {
+				n.raft.Shutdown()
+			}
+		}()
+	}
+	return *n.failed.Load()
+}
+
+func (n *Node) notifyApplied() {
+	n.appliedMu.Lock()
+	close(n.appliedCh)
+	n.appliedCh = make(chan struct{})
+	n.appliedMu.Unlock()
+}
+
+func (n *Node) storeMin() int64 {
+	if st := n.st.Load(); st != nil {
+		return st.MinCommitLogOffset()
+	}
+	return 0
+}
+
+// Close shuts the node down. A leader first hands leadership to another
+// voter so the group does not wait for an election timeout.
+func (n *Node) Close() error {
+	var err error
+	n.closeOnce.Do(func() {
+		if n.raft != nil && n.raft.State() == raft.Leader {
+			if len(n.voters()) > 1 {
+				if terr := n.raft.LeadershipTransfer().Error(); terr != nil {
+					n.log.Warn("leadership transfer on close", "err", terr)
+				}
+			}
+		}
+		err = n.closeAll()
+	})
+	return err
+}
+
+// Kill stops the node abruptly (no leadership transfer), for tests that
+// simulate a crash of the Raft layer.
+func (n *Node) Kill() error {
+	var err error
+	n.closeOnce.Do(func() { err = n.closeAll() })
+	return err
+}
+
+func (n *Node) closeAll() error {
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	if n.raft != nil {
+		keep(n.raft.Shutdown().Error())
+	}
+	if n.trans != nil {
+		keep(n.trans.Close())
+	}
+	for _, c := range n.closer {
+		keep(c())
+	}
+	if st := n.st.Load(); st != nil {
+		if err := st.Close(); !errors.Is(err, store.ErrClosed) {
+			keep(err)
+		}
+	}
+	return first
+}
+
+func (n *Node) voters() []raft.Server {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return nil
+	}
+	var out []raft.Server
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,104 @@
+package raftfsm
+
+import (
+	"maps"
+	"slices"
+)
+
+// System topics: every command other than produce is also written to the
+// CommitLog as a record of one of these topics, whose body is the encoded
+// command. The CommitLog stays each node's single source of truth: the
+// tables below are the latest snapshot's copy plus a replay of these
+// records after it.
+const (
+	// SysTopicTopics records topic creations and deletions.
+	SysTopicTopics = "%SYS%TOPIC"
+	// SysTopicOffsets records consumer offset commits.
+	SysTopicOffsets = "%SYS%OFFSET"
+)
+
+// tables is the FSM's small state: the topic table and consumer offsets.
+// It is owned by the FSM goroutine; readers get copies under Node.mu.
+type tables struct {
+	Topics  map[string]Topic                        `json:"topics"`
+	Offsets map[string]map[string]map[uint32]uint64 `json:"offsets"` // group -> topic -> queue -> offset
+}
+
+func newTables() *tables {
+	return &tables{Topics: map[string]Topic{}, Offsets: map[string]map[string]map[uint32]uint64{}}
+}
+
+func (t *tables) clone() *tables {
+	c := newTables()
+	maps.Copy(c.Topics, t.Topics)
+	for g, topics := range t.Offsets {
+		ct := make(map[string]map[uint32]uint64, len(topics))
+		for tp, qs := range topics {
+			ct[tp] = maps.Clone(qs)
+		}
+		c.Offsets[g] = ct
+	}
+	return c
+}
+
+// apply updates the tables with a non-produce command. It returns an
+// error (the command's result) without changing anything when the command
+// is refused; the decision depends only on the tables, so every replica
+// decides the same.
+func (t *tables) apply(c command) error {
+	switch c.typ {
+	case cmdCreateTopic:
+		if old, ok := t.Topics[c.topic.Name]; ok && old.Queues != c.topic.Queues {
+			return ErrTopicExists
+		}
+		t.Topics[c.topic.Name] = c.topic
+	case cmdDeleteTopic:
+		if _, ok := t.Topics[c.topic.Name]; !ok {
+			return ErrTopicNotFound
+		}
+		delete(t.Topics, c.topic.Name)
+		for _, topics := range t.Offsets {
+			delete(topics, c.topic.Name)
+		}
+	case cmdCommitOffsets:
+		for _, oc := range c.commits {
+			g := t.Offsets[oc.Group]
+			if g == nil {
+				g = map[string]map[uint32]uint64{}
+				t.Offsets[oc.Group] = g
+			}
+			q := g[oc.Topic]
+			if q == nil {
+				q = map[uint32]uint64{}
+				g[oc.Topic] = q
+			}
+			q[oc.QueueID] = oc.Offset
+		}
+	}
+	return nil
+}
+
+// checkProduce refuses messages to unknown topics or queues.
+func (t *tables) checkProduce(msgs []*Message) error {
+	for _, m := range msgs {
+		tp, ok := t.Topics[m.Topic]
+		if !ok || m.QueueID >= tp.Queues {
+			return ErrTopicNotFound
+		}
+	}
+	return nil
+}
+
+func (t *tables) topicList() []Topic {
+	out := slices.Collect(maps.Values(t.Topics))
+	slices.SortFunc(out, func(a, b Topic) int {
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
