@@ -6,10 +6,14 @@
 #   make fuzz    every Fuzz target for FUZZTIME each
 #   make bench   store benchmarks into bench.out
 #   make lint    go vet and staticcheck
+#   make proto   regenerate api/raftmqpb/*.pb.go from api/proto (needs protoc)
+#   make proto-check  regenerate into a temp dir and diff with the committed code
 #   make clean   remove build outputs (bin/, bench.out); ./data is kept
 #
-# There is no `proto` target yet: there are no .proto files. It arrives
-# with the gRPC API (api/), together with its pinned protoc plugins.
+# The generated Go code in api/raftmqpb is committed, so `make test` and a
+# plain `go build` never need protoc. Only `make proto` and `make proto-check`
+# do: protoc from Debian's protobuf-compiler package, plus the two Go plugins
+# pinned below, which they install into $(TOOLS) with GOBIN.
 
 SHELL       := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -31,8 +35,17 @@ BENCHPKGS   ?= ./store/...
 RAFTMQ_FLAGS ?= --data-dir $(DATA)
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK := $(TOOLS)/staticcheck
+MODULE      := github.com/raftmq/raftmq
+PROTOC      ?= protoc
+PROTOC_VERSION ?= 3.21.12
+PROTOC_GEN_GO_VERSION      ?= v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
+PROTO_DIR   ?= api/proto
+PB_DIR      ?= api/raftmqpb
+PROTO_FILES  = $(shell find $(PROTO_DIR) -name '*.proto' | LC_ALL=C sort)
 
-.PHONY: build run test check-go deps vet fmt-check fuzz bench lint tools clean
+.PHONY: build run test check-go deps vet fmt-check fuzz bench lint tools clean \
+	proto proto-check proto-tools check-protoc
 
 build:
 	@mkdir -p $(BIN)
@@ -43,15 +56,12 @@ build:
 	  CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o "$(BIN)/$$name" "./$$d"; \
 	done
 
+# run starts a single-node group in the foreground on 127.0.0.1:9876 (gRPC)
+# and :9877 (Raft), data in $(DATA), topics created on first use; Ctrl-C
+# stops it gracefully. Extra flags: make run RAFTMQ_FLAGS='--data-dir d ...'.
 run: build
-	@if [ ! -d cmd/raftmq ]; then \
-	  echo "make run: the broker daemon (cmd/raftmq) does not exist yet;" >&2; \
-	  echo "make run: it arrives with the replicated broker (issue 3)." >&2; \
-	  echo "make run: today 'make test' works, and 'bin/mqctl store verify --dir DIR' checks a store." >&2; \
-	  exit 1; \
-	fi
 	mkdir -p $(DATA)
-	$(BIN)/raftmq $(RAFTMQ_FLAGS)
+	$(BIN)/raftmq $(RAFTMQ_FLAGS) --auto-create-topics
 
 test: check-go deps vet fmt-check
 	$(GO) test -race -count=1 -timeout $(TESTTIMEOUT) ./...
@@ -105,6 +115,46 @@ tools:
 lint: tools
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+
+# proto-tools installs the pinned protoc plugins into $(TOOLS).
+proto-tools:
+	@mkdir -p $(TOOLS)
+	GOBIN=$(abspath $(TOOLS)) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	GOBIN=$(abspath $(TOOLS)) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+# check-protoc fails when protoc is missing, and warns when its version is not
+# the one the committed code was generated with (the version is written into
+# every generated file's header, so proto-check would report it).
+check-protoc:
+	@command -v $(PROTOC) >/dev/null || { \
+	  echo "make: '$(PROTOC)' not found; install it with 'apt-get install protobuf-compiler'" >&2; exit 1; }
+	@v=$$($(PROTOC) --version | awk '{print $$2}'); \
+	if [ "$$v" != "$(PROTOC_VERSION)" ]; then \
+	  echo "make: warning: protoc is $$v, the committed code was generated with $(PROTOC_VERSION)" >&2; \
+	fi
+
+# protoc_gen OUT: generate the Go messages and gRPC stubs under OUT. The
+# module= option strips the module path from go_package, so OUT=. writes
+# straight into $(PB_DIR).
+protoc_gen = $(PROTOC) -I $(PROTO_DIR) \
+	--plugin=protoc-gen-go=$(TOOLS)/protoc-gen-go \
+	--plugin=protoc-gen-go-grpc=$(TOOLS)/protoc-gen-go-grpc \
+	--go_out=$(1) --go_opt=module=$(MODULE) \
+	--go-grpc_out=$(1) --go-grpc_opt=module=$(MODULE) \
+	$(PROTO_FILES)
+
+proto: check-protoc proto-tools
+	@mkdir -p $(PB_DIR)
+	rm -f $(PB_DIR)/*.pb.go
+	$(call protoc_gen,.)
+
+# proto-check regenerates into a temporary directory and fails if the result
+# differs from the committed files. `make test` does not run it.
+proto-check: check-protoc proto-tools
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(call protoc_gen,$$tmp); \
+	if diff -ru $(PB_DIR) "$$tmp/$(PB_DIR)"; then echo "proto-check: $(PB_DIR) is up to date"; \
+	else echo "proto-check: $(PB_DIR) is stale; run 'make proto'" >&2; exit 1; fi
 
 clean:
 	rm -rf $(BIN) bench.out

@@ -132,6 +132,9 @@ func decodeCommand(data []byte) (command, error) {
 			if err != nil {
 				return c, fmt.Errorf("%w: message %d: %v", ErrBadCommand, len(c.msgs), err)
 			}
+			if m.QueueOffset != 0 || m.CommitLogOffset != 0 || m.StoreTimestamp != 0 || m.RaftIndex != 0 || m.Flags&record.FlagBatchEnd != 0 {
+				return c, fmt.Errorf("%w: message %d carries store-assigned fields", ErrBadCommand, len(c.msgs))
+			}
 			d.b = d.b[size:]
 			c.msgs = append(c.msgs, &m)
 		}

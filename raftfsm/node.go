@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	raftwal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 
 	"github.com/raftmq/raftmq/store"
 )
@@ -26,11 +27,12 @@ type Node struct {
 	cfg Config
 	log *slog.Logger
 
-	st     atomic.Pointer[store.Store]
-	raft   *raft.Raft
-	trans  *raft.NetworkTransport
-	snaps  *snapshotStore
-	closer []func() error // log/stable store closers
+	st       atomic.Pointer[store.Store]
+	raft     *raft.Raft
+	trans    *raft.NetworkTransport
+	snaps    *snapshotStore
+	closer   []func() error // log/stable store closers
+	logStore raft.LogStore
 
 	tablesMu sync.RWMutex // guards tables
 	tables   *tables
@@ -162,6 +164,7 @@ func (n *Node) startRaft(raftDir string) error {
 	if err != nil {
 		return err
 	}
+	n.logStore = logs
 	hl := hclogFor(n.log)
 	var adv net.Addr
 	if n.cfg.RaftAdvertise != "" {
@@ -218,11 +221,16 @@ func (n *Node) openLogStore(raftDir string) (raft.LogStore, raft.StableStore, er
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, nil, err
 		}
-		w, err := raftwal.Open(dir)
+		// raft-wal v0.4.0's WAL.Close leaves its meta database open (and
+		// its bolt file locked, so a restart in the same process hangs):
+		// own the meta store and close it after the WAL.
+		meta := &metadb.BoltMetaDB{}
+		w, err := raftwal.Open(dir, raftwal.WithMetaStore(meta))
 		if err != nil {
+			meta.Close()
 			return nil, nil, fmt.Errorf("raftfsm: open raft-wal: %w", err)
 		}
-		n.closer = append(n.closer, w.Close)
+		n.closer = append(n.closer, w.Close, meta.Close)
 		return w, w, nil
 	}
 	b, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})

@@ -289,10 +289,15 @@ func TestWipedFollowerIsRebuiltBySnapshot(t *testing.T) {
 			produce(t, l, "t", uint32(i%2), fmt.Sprintf("during-%d", i))
 		}
 	})
-	waitFor(t, 10*time.Second, "log compaction", func() bool { return l.Store().MaxOffset("t", 0) > 150 })
-	if err := l.Snapshot(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
-		t.Logf("snapshot: %v", err)
-	}
+	// Wait until the leader has compacted its log past the start, so the
+	// wiped follower can only catch up through a snapshot install.
+	waitFor(t, 10*time.Second, "log compaction", func() bool {
+		if err := l.Snapshot(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+			t.Logf("snapshot: %v", err)
+		}
+		first, err := l.logStore.FirstIndex()
+		return err == nil && first > 1 && l.Store().MaxOffset("t", 0) > 150
+	})
 	c.cfgs[f].Bootstrap = false
 	c.start(f)
 	waitFor(t, 15*time.Second, "follower rebuilt", func() bool {
@@ -306,5 +311,44 @@ func TestWipedFollowerIsRebuiltBySnapshot(t *testing.T) {
 	c.sameLogs("t", 2)
 	if off, ok := c.nodes[f].Offset("g", "t", 0); !ok || off != 3 {
 		t.Fatalf("rebuilt follower offsets: %d %v", off, ok)
+	}
+}
+
+// TestRaftLogStaysBounded restarts a node many times with writes in
+// between: snapshots (cheap here) let Raft compact its log, so the log does
+// not grow with the history.
+func TestRaftLogStaysBounded(t *testing.T) {
+	for _, ls := range []string{"boltdb", "wal"} {
+		t.Run(ls, func(t *testing.T) {
+			c := newCluster(t, 1, func(cfg *Config) { cfg.LogStore = ls })
+			_, l := c.leader()
+			if err := l.CreateTopic(context.Background(), Topic{Name: "t", Queues: 1}); err != nil {
+				t.Fatal(err)
+			}
+			total := 0
+			for round := range 8 {
+				for i := range 40 {
+					produce(t, l, "t", 0, fmt.Sprintf("r%d-%d", round, i))
+					total++
+				}
+				if err := l.Snapshot(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+					t.Fatal(err)
+				}
+				c.kill(0)
+				c.start(0)
+				_, l = c.leader()
+			}
+			if got := l.Store().MaxOffset("t", 0); got != uint64(total) {
+				t.Fatalf("queue holds %d, want %d", got, total)
+			}
+			first, last := l.logBounds(t)
+			t.Logf("%s: raft log holds [%d, %d] after %d entries", ls, first, last, total)
+			if span := last - first; span > l.cfg.TrailingLogs+l.cfg.SnapshotThreshold+16 {
+				t.Fatalf("raft log spans %d entries", span)
+			}
+			if first <= 1 {
+				t.Fatalf("raft log was never compacted (first index %d)", first)
+			}
+		})
 	}
 }

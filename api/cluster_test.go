@@ -1,0 +1,213 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/raftmq/raftmq/api"
+	"github.com/raftmq/raftmq/api/raftmqpb"
+	"github.com/raftmq/raftmq/broker"
+	"github.com/raftmq/raftmq/raftfsm"
+)
+
+// testNode is one in-process node: Raft node, broker, gRPC server.
+type testNode struct {
+	id       string
+	grpcAddr string
+	node     *raftfsm.Node
+	broker   *broker.Broker
+	gs       *grpc.Server
+	srv      *api.Server
+	conn     *grpc.ClientConn
+	client   raftmqpb.BrokerClient
+	alive    bool
+}
+
+// testCluster is an in-process broker group on 127.0.0.1.
+type testCluster struct {
+	t     *testing.T
+	nodes []*testNode
+}
+
+// freeAddr returns a 127.0.0.1 address whose port was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// newTestCluster starts size nodes that bootstrap one group "g".
+func newTestCluster(t *testing.T, size int) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t}
+	var peers []raftfsm.Peer
+	lis := make([]net.Listener, size)
+	grpcAddrs := map[string]string{}
+	for i := range size {
+		id := fmt.Sprint("n", i)
+		peers = append(peers, raftfsm.Peer{ID: id, RaftAddr: freeAddr(t)})
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lis[i] = l
+		grpcAddrs[id] = l.Addr().String()
+	}
+	for i := range size {
+		c.nodes = append(c.nodes, c.start(peers, i, lis[i], grpcAddrs))
+	}
+	t.Cleanup(func() {
+		for _, n := range c.nodes {
+			c.stop(n, false)
+		}
+	})
+	return c
+}
+
+func (c *testCluster) start(peers []raftfsm.Peer, i int, l net.Listener, grpcAddrs map[string]string) *testNode {
+	t := c.t
+	logger := slog.New(slog.DiscardHandler)
+	rc := raftfsm.TestConfig()
+	rc.NodeID, rc.Dir, rc.RaftBind = peers[i].ID, t.TempDir(), peers[i].RaftAddr
+	rc.Bootstrap, rc.Peers, rc.Logger = true, peers, logger
+	node, err := raftfsm.Open(rc)
+	if err != nil {
+		t.Fatalf("open %s: %v", rc.NodeID, err)
+	}
+	bc := broker.TestConfig()
+	bc.GroupID, bc.NodeID, bc.GRPCAddr, bc.Peers = "g", rc.NodeID, l.Addr().String(), grpcAddrs
+	bc.MessageLimits, bc.Logger = rc.Store, logger
+	b, err := broker.New(bc, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, srv := api.NewServer(b, api.Options{Logger: logger})
+	go func() { _ = gs.Serve(l) }()
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testNode{id: rc.NodeID, grpcAddr: l.Addr().String(), node: node, broker: b, gs: gs, srv: srv,
+		conn: conn, client: raftmqpb.NewBrokerClient(conn), alive: true}
+}
+
+// stop stops a node; with kill, its Raft node is shut down abruptly
+// first (no leadership transfer), as in a crash.
+func (c *testCluster) stop(n *testNode, kill bool) {
+	if !n.alive {
+		return
+	}
+	n.alive = false
+	n.gs.Stop()
+	if kill {
+		if err := n.node.Kill(); err != nil {
+			c.t.Logf("kill %s: %v", n.id, err)
+		}
+	}
+	if err := n.srv.Close(); err != nil {
+		c.t.Logf("close server %s: %v", n.id, err)
+	}
+	if err := n.broker.Close(); err != nil {
+		c.t.Logf("close broker %s: %v", n.id, err)
+	}
+	if err := n.conn.Close(); err != nil {
+		c.t.Logf("close conn %s: %v", n.id, err)
+	}
+}
+
+// leader waits for a live leader and returns it and a live follower.
+func (c *testCluster) leader() (leader, follower *testNode) {
+	c.t.Helper()
+	waitFor(c.t, 15*time.Second, "a leader known to every live node", func() bool {
+		leader, follower = nil, nil
+		for _, n := range c.nodes {
+			if !n.alive {
+				continue
+			}
+			if n.node.IsLeader() {
+				leader = n
+			} else {
+				follower = n
+			}
+		}
+		if leader == nil {
+			return false
+		}
+		for _, n := range c.nodes {
+			if id, _ := n.node.Leader(); n.alive && id != leader.id {
+				return false
+			}
+		}
+		return true
+	})
+	return leader, follower
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.After(timeout)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+	}
+}
+
+func callCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// produce sends n messages to topic through node n, round robin.
+func produce(t *testing.T, n *testNode, topic, prefix string, count int) []*raftmqpb.SendResult {
+	t.Helper()
+	req := &raftmqpb.ProduceRequest{Topic: topic}
+	for i := range count {
+		req.Messages = append(req.Messages, &raftmqpb.ProduceMessage{Body: fmt.Appendf(nil, "%s-%d", prefix, i), Keys: []string{fmt.Sprintf("%s-%d", prefix, i)}})
+	}
+	resp, err := n.client.Produce(callCtx(t), req)
+	if err != nil {
+		t.Fatalf("produce via %s: %v", n.id, err)
+	}
+	if len(resp.GetResults()) != count {
+		t.Fatalf("%d results for %d messages", len(resp.GetResults()), count)
+	}
+	return resp.GetResults()
+}
+
+// readQueue fetches a whole queue from one node, long-polling until it
+// holds at least want messages.
+func readQueue(t *testing.T, n *testNode, topic string, q uint32, want int) []*raftmqpb.Message {
+	t.Helper()
+	var out []*raftmqpb.Message
+	var next uint64
+	deadline := time.Now().Add(10 * time.Second)
+	for len(out) < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s %s/%d: %d of %d messages", n.id, topic, q, len(out), want)
+		}
+		resp, err := n.client.Fetch(callCtx(t), &raftmqpb.FetchRequest{Topic: topic, QueueId: q, Offset: next, MaxWaitMs: 1000})
+		if err != nil {
+			t.Fatalf("fetch from %s: %v", n.id, err)
+		}
+		out = append(out, resp.GetMessages()...)
+		next = resp.GetNextOffset()
+	}
+	return out
+}

@@ -1,0 +1,61 @@
+package api
+
+import (
+	"context"
+	"sync"
+
+	"github.com/raftmq/raftmq/api/raftmqpb"
+	"github.com/raftmq/raftmq/broker"
+)
+
+// ClusterStatus implements raftmqpb.BrokerServer. With local_only it
+// reports this node; otherwise it also asks every other node of the group
+// (concurrently, with local_only, each bounded by Options.PeerTimeout) and
+// reports the ones it cannot reach as unreachable with the error.
+func (s *Server) ClusterStatus(ctx context.Context, req *raftmqpb.ClusterStatusRequest) (*raftmqpb.ClusterStatusResponse, error) {
+	self := toPBNodeStatus(s.b.Status())
+	if req.GetLocalOnly() {
+		return &raftmqpb.ClusterStatusResponse{Nodes: []*raftmqpb.NodeStatus{self}}, nil
+	}
+	nodes := s.b.GroupNodes()
+	out := make([]*raftmqpb.NodeStatus, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		if n.ID == s.b.NodeID() {
+			out[i] = self
+			continue
+		}
+		wg.Go(func() { out[i] = s.peerStatus(ctx, n) })
+	}
+	wg.Wait()
+	return &raftmqpb.ClusterStatusResponse{Nodes: out}, nil
+}
+
+// peerStatus asks one node for its own status.
+func (s *Server) peerStatus(ctx context.Context, n broker.NodeAddr) *raftmqpb.NodeStatus {
+	down := &raftmqpb.NodeStatus{NodeId: n.ID, Group: s.b.GroupID(), GrpcAddr: n.GRPCAddr, Role: "unknown"}
+	if n.GRPCAddr == "" {
+		down.Error = "gRPC address unknown"
+		return down
+	}
+	c, err := s.client(n.GRPCAddr)
+	if err != nil {
+		down.Error = err.Error()
+		return down
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.PeerTimeout)
+	defer cancel()
+	resp, err := c.ClusterStatus(ctx, &raftmqpb.ClusterStatusRequest{LocalOnly: true})
+	if err != nil || len(resp.GetNodes()) != 1 {
+		down.Error = errString(err, "peer returned no status")
+		return down
+	}
+	return resp.GetNodes()[0]
+}
+
+func errString(err error, otherwise string) string {
+	if err != nil {
+		return err.Error()
+	}
+	return otherwise
+}

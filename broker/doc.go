@@ -1,0 +1,55 @@
+// Package broker is one raftmq node's message service: topics and queue
+// selection, the produce path with group commit into Raft, the consume
+// path (long-polling fetch, consumer groups, offsets), queries and leader
+// routing. It sits on a Replicator (*raftfsm.Node in production) and knows
+// nothing of gRPC: the api package adapts it to the wire.
+//
+// # Writes and the leader
+//
+// Produce, CommitOffsets, CreateTopic, DeleteTopic, Heartbeat (clustering
+// mode), LeaveGroup and TransferLeadership need the group's Raft leader.
+// On a follower they fail with a *NotLeaderError (errors.Is ErrNotLeader)
+// carrying the leader's gRPC address, looked up in the Directory; the API
+// layer forwards the call there, one hop. With no leader known they fail
+// with ErrNoLeader.
+//
+// # Group commit
+//
+// A batcher goroutine per kind (produce, offset commits) takes the first
+// waiting request plus every request that queued while the previous Raft
+// apply was in flight, bounded by Config.MaxBatchMessages and
+// MaxBatchBytes, and submits them as ONE Replicator call (one Raft entry).
+// Each caller gets its own results. A request is never split across
+// entries, so it is applied wholly or not at all; a request larger than
+// one entry is refused with ErrRequestTooLarge. Messages are validated
+// (store.ValidateMessage) before batching: bad input never reaches Raft.
+//
+// # Reads
+//
+// Fetch, DescribeTopic, ListTopics, GetOffsets, GroupLag, GetMessage and
+// QueryByKey are served by any replica from its applied state: a replica
+// holds only committed entries. Fetch long-polls: it waits on
+// Replicator.Applied (closed at the next FSM apply) and re-reads; there is
+// no polling loop. A follower that has not yet applied an offset a
+// consumer asks for waits for it rather than reporting it as beyond the
+// end.
+//
+// # Consumer groups
+//
+// Clustering-mode membership lives in memory on the group leader only;
+// members heartbeat there and re-register after a failover. Queues are
+// assigned with RocketMQ's "averagely" strategy over the sorted members
+// subscribed to each topic and the topic's sorted queues; the generation
+// increases on every change of the inputs and embeds the Raft term, so it
+// also increases across failovers. For a queue without a committed
+// offset the start position (earliest, latest, timestamp) is computed and
+// committed through Raft at assignment time, so a failover does not move
+// it. A reaper goroutine drops members whose session timed out.
+// Broadcasting mode keeps no server state.
+//
+// # Lifecycle
+//
+// New starts the goroutines (two batchers, the reaper); Close stops them,
+// wakes long polls, then closes the Replicator, which hands leadership
+// to another voter first.
+package broker

@@ -1,0 +1,206 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/raftmq/raftmq/raftfsm"
+	"github.com/raftmq/raftmq/store"
+	"github.com/raftmq/raftmq/store/record"
+)
+
+// ProduceMessage is one message to send. The queue is chosen, in order:
+// QueueID if HasQueueID; else the hash of ShardingKey if set (ordered
+// messages: one key, one queue); else round robin over the topic's queues.
+type ProduceMessage struct {
+	Body          []byte
+	Tags          string
+	Keys          []string
+	Properties    map[string]string
+	BornTimestamp int64 // unix ms; 0 means the broker's clock at receipt
+	HasQueueID    bool
+	QueueID       uint32
+	ShardingKey   string
+}
+
+// SendResult says where one produced message was stored.
+type SendResult struct {
+	MsgID       string
+	QueueID     uint32
+	QueueOffset uint64
+}
+
+// Produce appends msgs to topic. It returns, once the Raft entry holding
+// them is committed by a majority and applied here, one result per
+// message in request order. A request is never split: it is applied
+// wholly (in one Raft entry, possibly shared with other requests) or not
+// at all. Only the leader accepts it; a follower returns *NotLeaderError.
+//
+// Every message is validated before anything is batched, so bad input
+// never reaches Raft. A missing topic is created with DefaultQueues
+// queues if AutoCreateTopics is set, else ErrTopicNotFound is returned.
+// A context that ends while the entry is in flight leaves the outcome
+// unknown (the messages may be stored).
+func (b *Broker) Produce(ctx context.Context, topic string, msgs []ProduceMessage) ([]SendResult, error) {
+	if err := b.checkOpen(); err != nil {
+		return nil, err
+	}
+	switch {
+	case len(msgs) == 0:
+		return nil, invalid("no messages")
+	case len(msgs) > b.cfg.MaxBatchMessages:
+		return nil, fmt.Errorf("%w: %d messages, at most %d per request", ErrRequestTooLarge, len(msgs), b.cfg.MaxBatchMessages)
+	}
+	if err := validateUserTopic(topic); err != nil {
+		return nil, err
+	}
+	if err := b.checkLeader(); err != nil {
+		return nil, err
+	}
+	t, err := b.topicForWrite(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	batch, err := b.buildMessages(t, msgs)
+	if err != nil {
+		return nil, err
+	}
+	res, err := b.produce.submit(ctx, batch)
+	if err != nil {
+		return nil, b.writeErr(err)
+	}
+	out := make([]SendResult, len(res))
+	for i, r := range res {
+		out[i] = SendResult{
+			MsgID:       FormatMessageID(b.cfg.GroupID, r.CommitLogOffset),
+			QueueID:     batch[i].QueueID,
+			QueueOffset: r.QueueOffset,
+		}
+	}
+	return out, nil
+}
+
+// buildMessages picks each message's queue and validates it against the
+// store's limits and the request's size bound.
+func (b *Broker) buildMessages(t raftfsm.Topic, msgs []ProduceMessage) ([]*store.Message, error) {
+	now := time.Now().UnixMilli()
+	batch := make([]*store.Message, len(msgs))
+	size := 0
+	for i := range msgs {
+		pm := &msgs[i]
+		qid, err := b.pickQueue(t, pm)
+		if err != nil {
+			return nil, fmt.Errorf("message %d: %w", i, err)
+		}
+		m := &store.Message{
+			Topic:         t.Name,
+			QueueID:       qid,
+			BornTimestamp: pm.BornTimestamp,
+			Tags:          pm.Tags,
+			Keys:          pm.Keys,
+			Properties:    pm.Properties,
+			Body:          pm.Body,
+		}
+		if m.BornTimestamp == 0 {
+			m.BornTimestamp = now
+		}
+		if err := store.ValidateMessage(m, b.cfg.MessageLimits); err != nil {
+			return nil, fmt.Errorf("message %d: %w", i, err)
+		}
+		batch[i] = m
+		size += record.Size(m)
+	}
+	if len(batch) > 1 && size > b.cfg.MaxBatchBytes {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d per request", ErrRequestTooLarge, size, b.cfg.MaxBatchBytes)
+	}
+	return batch, nil
+}
+
+// pickQueue chooses the queue of one message (see ProduceMessage).
+func (b *Broker) pickQueue(t raftfsm.Topic, pm *ProduceMessage) (uint32, error) {
+	switch {
+	case pm.HasQueueID:
+		if pm.QueueID >= t.Queues {
+			return 0, invalid("queue id %d outside topic %s's %d queues", pm.QueueID, t.Name, t.Queues)
+		}
+		return pm.QueueID, nil
+	case pm.ShardingKey != "":
+		return ShardQueue(pm.ShardingKey, t.Queues), nil
+	}
+	b.rrMu.Lock()
+	defer b.rrMu.Unlock()
+	q := b.rr[t.Name] % t.Queues
+	b.rr[t.Name] = q + 1
+	return q, nil
+}
+
+// ShardQueue maps a sharding key to one of n queues (FNV-1a, modulo n).
+// Clients may use it to predict the queue of an ordered message.
+func ShardQueue(key string, n uint32) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return h.Sum32() % n
+}
+
+// topicForWrite returns the topic, creating it when it is missing and
+// AutoCreateTopics is set.
+func (b *Broker) topicForWrite(ctx context.Context, name string) (raftfsm.Topic, error) {
+	if t, ok := b.rep.Topic(name); ok {
+		return t, nil
+	}
+	if !b.cfg.AutoCreateTopics {
+		return raftfsm.Topic{}, fmt.Errorf("%w: %s", ErrTopicNotFound, name)
+	}
+	actx, cancel := b.applyCtx(ctx)
+	err := b.rep.CreateTopic(actx, raftfsm.Topic{Name: name, Queues: b.cfg.DefaultQueues})
+	cancel()
+	if err != nil && !errors.Is(err, raftfsm.ErrTopicExists) {
+		return raftfsm.Topic{}, b.writeErr(err)
+	}
+	if err == nil {
+		b.log.Info("topic auto-created", "topic", name, "queues", b.cfg.DefaultQueues)
+	}
+	t, ok := b.rep.Topic(name)
+	if !ok {
+		return raftfsm.Topic{}, fmt.Errorf("%w: %s (deleted concurrently)", ErrTopicNotFound, name)
+	}
+	return t, nil
+}
+
+// produceSize measures one produce request for the batcher.
+func produceSize(msgs []*store.Message) (count, bytes int) {
+	for _, m := range msgs {
+		bytes += record.Size(m)
+	}
+	return len(msgs), bytes
+}
+
+// applyProduce writes the requests of one batch as one Raft entry and
+// splits the results back per request.
+func (b *Broker) applyProduce(reqs [][]*store.Message) ([][]store.AppendResult, error) {
+	n := 0
+	for _, r := range reqs {
+		n += len(r)
+	}
+	all := make([]*store.Message, 0, n)
+	for _, r := range reqs {
+		all = append(all, r...)
+	}
+	ctx, cancel := b.applyCtx(context.Background())
+	defer cancel()
+	res, err := b.rep.Produce(ctx, all)
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != n {
+		return nil, fmt.Errorf("broker: replicator returned %d results for %d messages", len(res), n)
+	}
+	out := make([][]store.AppendResult, len(reqs))
+	for i, r := range reqs {
+		out[i], res = res[:len(r):len(r)], res[len(r):]
+	}
+	return out, nil
+}

@@ -1,0 +1,271 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/raftmq/raftmq/store"
+)
+
+func msgs(n int, body string) []ProduceMessage {
+	out := make([]ProduceMessage, n)
+	for i := range out {
+		out[i] = ProduceMessage{Body: []byte(fmt.Sprintf("%s-%d", body, i)), HasQueueID: true}
+	}
+	return out
+}
+
+// produceConcurrently starts n callers of Produce with per messages each;
+// it returns a wait function giving every caller's results.
+func produceConcurrently(t *testing.T, b *Broker, n, per int) func() [][]SendResult {
+	t.Helper()
+	var wg sync.WaitGroup
+	results := make([][]SendResult, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			results[i], errs[i] = b.Produce(t.Context(), "T", msgs(per, fmt.Sprintf("c%d", i)))
+		})
+	}
+	return func() [][]SendResult {
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("caller %d: %v", i, err)
+			}
+		}
+		return results
+	}
+}
+
+func TestProduceGroupCommit(t *testing.T) {
+	tests := []struct {
+		name      string
+		maxMsgs   int
+		callers   int
+		per       int
+		wantCalls []int
+	}{
+		{"all waiting callers in one entry", 1024, 10, 2, []int{1, 20}},
+		{"bounded by message count", 4, 5, 2, []int{1, 4, 4, 2}},
+		{"one request per entry at the bound", 2, 3, 2, []int{1, 2, 2, 2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, f := newTestBroker(t, func(c *Config) { c.MaxBatchMessages = tc.maxMsgs })
+			mustCreate(t, b, "T", 1)
+			release := f.Hold()
+			defer release()
+			first := produceConcurrently(t, b, 1, 1)
+			<-f.Entered() // the first entry is in flight
+			rest := produceConcurrently(t, b, tc.callers, tc.per)
+			waitFor(t, 5*time.Second, "callers queued behind the apply", func() bool {
+				return b.produce.waiting.Load() == int64(tc.callers)
+			})
+			release()
+			res := append(first(), rest()...)
+			if got := f.ProduceCalls(); !slices.Equal(got, tc.wantCalls) {
+				t.Fatalf("Produce calls %v, want %v", got, tc.wantCalls)
+			}
+			// Every caller got its own results: distinct offsets, and each
+			// id reads back the caller's own body.
+			seen := map[uint64]bool{}
+			for i, rs := range res {
+				for j, r := range rs {
+					if seen[r.QueueOffset] {
+						t.Fatalf("queue offset %d handed out twice", r.QueueOffset)
+					}
+					seen[r.QueueOffset] = true
+					m, err := b.GetMessage(r.MsgID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := fmt.Sprintf("c%d-%d", i, j)
+					if i > 0 {
+						want = fmt.Sprintf("c%d-%d", i-1, j)
+					}
+					if string(m.Body) != want || m.QueueOffset != r.QueueOffset {
+						t.Fatalf("%s: body %q offset %d, want %q offset %d", r.MsgID, m.Body, m.QueueOffset, want, r.QueueOffset)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestProduceQueueSelection(t *testing.T) {
+	b, _ := newTestBroker(t, nil)
+	mustCreate(t, b, "T", 4)
+	tests := []struct {
+		name    string
+		msgs    []ProduceMessage
+		want    []uint32
+		wantErr error
+	}{
+		{"explicit", []ProduceMessage{{Body: []byte("a"), HasQueueID: true, QueueID: 3}}, []uint32{3}, nil},
+		{"explicit zero", []ProduceMessage{{Body: []byte("a"), HasQueueID: true}}, []uint32{0}, nil},
+		{"explicit out of range", []ProduceMessage{{Body: []byte("a"), HasQueueID: true, QueueID: 4}}, nil, ErrInvalidArgument},
+		{"sharding key", []ProduceMessage{{Body: []byte("a"), ShardingKey: "order-1"}, {Body: []byte("b"), ShardingKey: "order-1"}},
+			[]uint32{ShardQueue("order-1", 4), ShardQueue("order-1", 4)}, nil},
+		{"round robin", msgs(5, "rr"), nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "round robin" {
+				for i := range tc.msgs {
+					tc.msgs[i].HasQueueID = false
+				}
+			}
+			res, err := b.Produce(t.Context(), "T", tc.msgs)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err %v, want %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			got := make([]uint32, len(res))
+			for i, r := range res {
+				got[i] = r.QueueID
+			}
+			if tc.want == nil { // round robin: consecutive queues
+				for i := 1; i < len(got); i++ {
+					if got[i] != (got[i-1]+1)%4 {
+						t.Fatalf("round robin queues %v", got)
+					}
+				}
+				return
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("queues %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestProduceValidation(t *testing.T) {
+	b, f := newTestBroker(t, func(c *Config) { c.MaxBatchMessages = 8; c.MaxBatchBytes = 64 << 10 })
+	mustCreate(t, b, "T", 2)
+	big := make([]byte, store.TestOptions().MaxMessageSize+1)
+	mid := make([]byte, 12<<10)
+	tests := []struct {
+		name  string
+		topic string
+		msgs  []ProduceMessage
+		want  error
+	}{
+		{"invalid topic", "bad topic", msgs(1, "x"), store.ErrInvalidTopic},
+		{"no messages", "T", nil, ErrInvalidArgument},
+		{"too many messages", "T", msgs(9, "x"), ErrRequestTooLarge},
+		{"body too large", "T", []ProduceMessage{{Body: big}}, store.ErrMessageTooLarge},
+		{"request too many bytes", "T", []ProduceMessage{{Body: mid}, {Body: mid}, {Body: mid}, {Body: mid}, {Body: mid}, {Body: mid}}, ErrRequestTooLarge},
+		{"control character in key", "T", []ProduceMessage{{Body: []byte("a"), Keys: []string{"a\x01"}}}, store.ErrInvalidMessage},
+		{"empty key", "T", []ProduceMessage{{Body: []byte("a"), Keys: []string{""}}}, store.ErrInvalidMessage},
+		{"properties too large", "T", []ProduceMessage{{Body: []byte("a"), Properties: map[string]string{"p": strings.Repeat("v", 5<<10)}}}, store.ErrPropertiesTooLarge},
+		{"one bad message fails the request", "T", []ProduceMessage{{Body: []byte("ok")}, {Body: big}}, store.ErrMessageTooLarge},
+		{"unknown topic", "Nope", msgs(1, "x"), ErrTopicNotFound},
+		{"system topic", "%SYS%OFFSET", msgs(1, "x"), store.ErrInvalidTopic},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := b.Produce(t.Context(), tc.topic, tc.msgs); !errors.Is(err, tc.want) {
+				t.Fatalf("err %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if calls := f.ProduceCalls(); len(calls) != 0 {
+		t.Fatalf("bad input reached the replicator: %v", calls)
+	}
+}
+
+func TestProduceAutoCreate(t *testing.T) {
+	b, _ := newTestBroker(t, func(c *Config) { c.AutoCreateTopics = true; c.DefaultQueues = 3 })
+	res, err := b.Produce(t.Context(), "Auto", msgs(1, "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := b.DescribeTopic("Auto")
+	if err != nil || r.Topic.Queues != 3 || len(res) != 1 {
+		t.Fatalf("topic %+v, %v", r.Topic, err)
+	}
+}
+
+func TestProduceNotLeader(t *testing.T) {
+	tests := []struct {
+		name     string
+		leaderID string
+		want     error
+		wantAddr string
+	}{
+		{"known leader", "n2", ErrNotLeader, "n2:9876"},
+		{"no leader", "", ErrNoLeader, ""},
+		{"leader without address", "n3", ErrNoLeader, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, f := newTestBroker(t, nil)
+			mustCreate(t, b, "T", 1)
+			f.SetLeader(false, tc.leaderID)
+			_, err := b.Produce(t.Context(), "T", msgs(1, "x"))
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err %v, want %v", err, tc.want)
+			}
+			var nl *NotLeaderError
+			if errors.As(err, &nl) != (tc.wantAddr != "") || (nl != nil && (nl.LeaderAddr != tc.wantAddr || nl.LeaderID != tc.leaderID)) {
+				t.Fatalf("err %#v, want leader %s at %q", err, tc.leaderID, tc.wantAddr)
+			}
+		})
+	}
+}
+
+func TestProduceLeadershipLostInFlight(t *testing.T) {
+	b, f := newTestBroker(t, nil)
+	mustCreate(t, b, "T", 1)
+	release := f.Hold()
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Produce(t.Context(), "T", msgs(1, "x"))
+		done <- err
+	}()
+	<-f.Entered()
+	f.SetLeader(false, "n2")
+	release()
+	var nl *NotLeaderError
+	if err := <-done; !errors.As(err, &nl) || nl.LeaderAddr != "n2:9876" {
+		t.Fatalf("err %v, want NotLeaderError for n2", err)
+	}
+}
+
+func TestProduceContextEnds(t *testing.T) {
+	b, f := newTestBroker(t, nil)
+	mustCreate(t, b, "T", 1)
+	release := f.Hold()
+	defer release()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Produce(ctx, "T", msgs(1, "x"))
+		done <- err
+	}()
+	<-f.Entered()
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+}
+
+func TestProduceAfterClose(t *testing.T) {
+	b, _ := newTestBroker(t, nil)
+	mustCreate(t, b, "T", 1)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Produce(t.Context(), "T", msgs(1, "x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("err %v, want ErrClosed", err)
+	}
+}

@@ -1,0 +1,47 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/raftmq/raftmq/raftfsm"
+	"github.com/raftmq/raftmq/store"
+)
+
+// Replicator is what the broker needs of its group's replicated state
+// machine: *raftfsm.Node implements it (asserted in the tests), and unit
+// tests use an in-memory fake. Writes (Produce, CommitOffsets, CreateTopic,
+// DeleteTopic) go through Raft and fail with raftfsm.ErrNotLeader on a
+// follower; reads serve this replica's applied state. All methods are
+// called from many goroutines at once.
+type Replicator interface {
+	// Produce appends msgs as one Raft entry and returns, in order, where
+	// each was stored, once the entry is applied locally.
+	Produce(ctx context.Context, msgs []*store.Message) ([]store.AppendResult, error)
+	// CommitOffsets records consumer offsets as one Raft entry.
+	CommitOffsets(ctx context.Context, commits []raftfsm.OffsetCommit) error
+	// CreateTopic and DeleteTopic change the topic table through Raft.
+	CreateTopic(ctx context.Context, t raftfsm.Topic) error
+	DeleteTopic(ctx context.Context, name string) error
+
+	// Topic, Topics, Offset and Groups read the applied FSM tables.
+	Topic(name string) (raftfsm.Topic, bool)
+	Topics() []raftfsm.Topic
+	Offset(group, topic string, queueID uint32) (uint64, bool)
+	Groups() []string
+	// Store returns the store to read from; it may change after a
+	// snapshot install (ask per request; retry once on store.ErrClosed).
+	Store() *store.Store
+	// Applied returns a channel closed at the next FSM apply.
+	Applied() <-chan struct{}
+
+	// IsLeader, Leader, Status and Servers describe the Raft group.
+	IsLeader() bool
+	Leader() (id, raftAddr string)
+	Status() raftfsm.Status
+	Servers() ([]raftfsm.Peer, error)
+	// TransferLeadership hands leadership to targetID ("" = any voter).
+	TransferLeadership(targetID string) error
+	// Close shuts the replica down, transferring leadership first when it
+	// leads.
+	Close() error
+}

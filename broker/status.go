@@ -1,0 +1,111 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// NodeStatus is one node's view of itself and its group.
+type NodeStatus struct {
+	NodeID, Group, GRPCAddr, RaftAddr string
+	// Role is leader, follower, candidate or unknown.
+	Role                      string
+	Term                      uint64
+	AppliedIndex, CommitIndex uint64
+	// CommitLogEnd is the end offset of this replica's CommitLog.
+	CommitLogEnd int64
+	// LeaderID and LeaderAddr name the group's leader as this node sees
+	// it (LeaderAddr is its gRPC address); "" if unknown.
+	LeaderID, LeaderAddr string
+}
+
+// NodeAddr names one node of the group.
+type NodeAddr struct {
+	ID, GRPCAddr string
+}
+
+// Status returns this node's own status (the API layer asks the other
+// nodes of the group for theirs).
+func (b *Broker) Status() NodeStatus {
+	st := b.rep.Status()
+	role := strings.ToLower(st.Role)
+	if role == "" {
+		role = "unknown"
+	}
+	leaderAddr := ""
+	if st.LeaderID != "" {
+		leaderAddr = b.dir.GRPCAddr(st.LeaderID)
+	}
+	return NodeStatus{
+		NodeID:       b.cfg.NodeID,
+		Group:        b.cfg.GroupID,
+		GRPCAddr:     b.cfg.GRPCAddr,
+		RaftAddr:     st.RaftAddr,
+		Role:         role,
+		Term:         st.Term,
+		AppliedIndex: st.AppliedIndex,
+		CommitIndex:  st.CommitIndex,
+		CommitLogEnd: st.CommitLogEnd,
+		LeaderID:     st.LeaderID,
+		LeaderAddr:   leaderAddr,
+	}
+}
+
+// GroupNodes returns the nodes of this group, sorted by id: the voters of
+// the current Raft configuration plus the directory's members of the
+// group, with their gRPC addresses ("" when unknown).
+func (b *Broker) GroupNodes() []NodeAddr {
+	ids := b.dir.Members(b.cfg.GroupID)
+	if servers, err := b.rep.Servers(); err == nil {
+		for _, s := range servers {
+			ids = append(ids, s.ID)
+		}
+	} else {
+		b.log.Debug("raft configuration unavailable", "err", err)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	out := make([]NodeAddr, len(ids))
+	for i, id := range ids {
+		out[i] = NodeAddr{ID: id, GRPCAddr: b.dir.GRPCAddr(id)}
+	}
+	return out
+}
+
+// leaderPoll is how often TransferLeadership checks for the new leader.
+const leaderPoll = 10 * time.Millisecond
+
+// TransferLeadership hands leadership to target ("" = the most
+// up-to-date voter) and returns the new leader's id once one is known.
+// Leader only.
+func (b *Broker) TransferLeadership(ctx context.Context, target string) (string, error) {
+	if err := b.checkLeader(); err != nil {
+		return "", err
+	}
+	if target == b.cfg.NodeID {
+		return target, nil
+	}
+	if err := b.rep.TransferLeadership(target); err != nil {
+		return "", b.writeErr(err)
+	}
+	b.log.Info("leadership transferred", "target", target)
+	// Raft settles the new leader asynchronously; wait until this node
+	// learns who it is, bounded by ctx and ApplyTimeout.
+	ctx, cancel := b.applyCtx(ctx)
+	defer cancel()
+	tick := time.NewTicker(leaderPoll)
+	defer tick.Stop()
+	for {
+		if id, _ := b.rep.Leader(); id != "" && id != b.cfg.NodeID {
+			return id, nil
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return "", fmt.Errorf("broker: leadership transfer started, new leader unknown: %w", ctx.Err())
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/raftmq/raftmq/raftfsm"
+	"github.com/raftmq/raftmq/store"
+)
+
+// Topic is a topic's configuration: its name and queue count per group.
+type Topic struct {
+	Name   string
+	Queues uint32
+}
+
+// QueueRoute says where one queue of a topic lives.
+type QueueRoute struct {
+	QueueID uint32
+	// Group is the broker group holding the queue.
+	Group string
+	// LeaderAddr is the gRPC address of the group's leader; "" if none.
+	LeaderAddr string
+	// ReplicaAddrs are the gRPC addresses of the group's voters, sorted.
+	ReplicaAddrs []string
+}
+
+// TopicRoute is a topic and the route of each of its queues.
+type TopicRoute struct {
+	Topic  Topic
+	Routes []QueueRoute
+}
+
+// CreateTopic creates a topic through Raft. Creating an identical topic
+// again succeeds; one with another queue count gives
+// raftfsm.ErrTopicExists. Leader only.
+func (b *Broker) CreateTopic(ctx context.Context, t Topic) error {
+	if err := validateUserTopic(t.Name); err != nil {
+		return err
+	}
+	if t.Queues == 0 || t.Queues > b.cfg.MaxQueuesPerTopic {
+		return invalid("queue count %d outside [1, %d]", t.Queues, b.cfg.MaxQueuesPerTopic)
+	}
+	if err := b.checkLeader(); err != nil {
+		return err
+	}
+	actx, cancel := b.applyCtx(ctx)
+	defer cancel()
+	if err := b.rep.CreateTopic(actx, raftfsm.Topic{Name: t.Name, Queues: t.Queues}); err != nil {
+		return b.writeErr(err)
+	}
+	b.log.Info("topic created", "topic", t.Name, "queues", t.Queues)
+	return nil
+}
+
+// DeleteTopic deletes a topic from the topic table through Raft; its
+// stored messages age out with retention. A missing topic gives
+// raftfsm.ErrTopicNotFound. Leader only.
+func (b *Broker) DeleteTopic(ctx context.Context, name string) error {
+	if err := validateUserTopic(name); err != nil {
+		return err
+	}
+	if err := b.checkLeader(); err != nil {
+		return err
+	}
+	actx, cancel := b.applyCtx(ctx)
+	defer cancel()
+	if err := b.rep.DeleteTopic(actx, name); err != nil {
+		return b.writeErr(err)
+	}
+	b.log.Info("topic deleted", "topic", name)
+	return nil
+}
+
+// DescribeTopic returns a topic and its routes. Any replica answers.
+func (b *Broker) DescribeTopic(name string) (TopicRoute, error) {
+	if err := b.checkOpen(); err != nil {
+		return TopicRoute{}, err
+	}
+	if err := store.ValidateTopic(name); err != nil {
+		return TopicRoute{}, err
+	}
+	t, ok := b.rep.Topic(name)
+	if !ok {
+		return TopicRoute{}, fmt.Errorf("%w: %s", ErrTopicNotFound, name)
+	}
+	leader, replicas := b.groupAddrs()
+	r := TopicRoute{Topic: Topic{Name: t.Name, Queues: t.Queues}, Routes: make([]QueueRoute, t.Queues)}
+	for q := range t.Queues {
+		r.Routes[q] = QueueRoute{QueueID: q, Group: b.cfg.GroupID, LeaderAddr: leader, ReplicaAddrs: slices.Clone(replicas)}
+	}
+	return r, nil
+}
+
+// ListTopics returns every topic, sorted by name. Any replica answers.
+func (b *Broker) ListTopics() ([]Topic, error) {
+	if err := b.checkOpen(); err != nil {
+		return nil, err
+	}
+	ts := b.rep.Topics()
+	out := make([]Topic, len(ts))
+	for i, t := range ts {
+		out[i] = Topic{Name: t.Name, Queues: t.Queues}
+	}
+	slices.SortFunc(out, func(a, b Topic) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// groupAddrs returns the gRPC addresses of the group's leader ("" if
+// unknown) and of its voters, sorted.
+func (b *Broker) groupAddrs() (leader string, replicas []string) {
+	if id, _ := b.rep.Leader(); id != "" {
+		leader = b.dir.GRPCAddr(id)
+	}
+	for _, n := range b.GroupNodes() {
+		if n.GRPCAddr != "" {
+			replicas = append(replicas, n.GRPCAddr)
+		}
+	}
+	slices.Sort(replicas)
+	return leader, replicas
+}
+
+// SystemTopicPrefix starts the names of the topics the FSM writes itself
+// (%SYS%TOPIC, %SYS%OFFSET); clients may not produce to, create, delete or
+// subscribe to them.
+const SystemTopicPrefix = "%SYS%"
+
+// validateUserTopic checks a topic name a client may write or subscribe
+// to: the store's rules, and not a system topic.
+func validateUserTopic(name string) error {
+	if err := store.ValidateTopic(name); err != nil {
+		return err
+	}
+	if strings.HasPrefix(name, SystemTopicPrefix) {
+		return fmt.Errorf("%w: %q is a reserved system topic", store.ErrInvalidTopic, name)
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+
+	pb "github.com/raftmq/raftmq/api/raftmqpb"
+)
+
+// Client is a connection pool to a raftmq cluster plus its route cache. It
+// is safe for concurrent use; Producers and Consumers share one Client.
+type Client struct {
+	cfg    config
+	log    *slog.Logger
+	seeds  []string
+	routes *routeCache
+
+	// seedNext is the index of the seed to try first (the last one that
+	// answered).
+	seedNext atomic.Uint32
+
+	mu sync.Mutex // guards conns and closed
+	// conns holds one connection per node address, created on first use.
+	conns  map[string]*grpc.ClientConn
+	closed bool
+}
+
+var (
+	_ io.Closer = (*Client)(nil)
+	_ io.Closer = (*Producer)(nil)
+	_ io.Closer = (*Consumer)(nil)
+)
+
+// Dial returns a Client for the cluster reachable through the seed
+// addresses (host:port of any nodes). It does not contact any node:
+// connections are created lazily, on the first call to each address, and
+// cached until Close. ctx is only checked for being done already.
+func Dial(ctx context.Context, addrs []string, opts ...Option) (*Client, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	var seeds []string
+	for _, a := range addrs {
+		if a = strings.TrimSpace(a); a != "" {
+			seeds = append(seeds, a)
+		}
+	}
+	if len(seeds) == 0 {
+		return nil, fmt.Errorf("client: no seed address: %w", ErrInvalidArgument)
+	}
+	return &Client{
+		cfg:    cfg,
+		log:    cfg.logger,
+		seeds:  seeds,
+		routes: newRouteCache(),
+		conns:  make(map[string]*grpc.ClientConn),
+	}, nil
+}
+
+// conn returns the cached stub for addr, creating the connection if needed.
+func (c *Client) conn(addr string) (pb.BrokerClient, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if cc, ok := c.conns[addr]; ok {
+		return pb.NewBrokerClient(cc), nil
+	}
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(c.cfg.creds)}, c.cfg.dialOptions...)
+	cc, err := grpc.NewClient(addr, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("client: connect %s: %w", addr, err)
+	}
+	c.conns[addr] = cc
+	return pb.NewBrokerClient(cc), nil
+}
+
+// Close closes every connection. Close Producers and Consumers first: calls
+// made after Close fail with ErrClosed.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	var errs []error
+	for addr, cc := range c.conns {
+		if err := cc.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("client: close %s: %w", addr, err))
+		}
+	}
+	c.conns = nil
+	return errors.Join(errs...)
+}

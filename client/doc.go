@@ -1,0 +1,87 @@
+// Package client is the Go client of raftmq: a Producer, a Consumer and
+// admin calls over the raftmq.v1 Broker gRPC protocol.
+//
+// # Dependencies
+//
+// The package depends only on the generated protocol code
+// (github.com/raftmq/raftmq/api/raftmqpb), google.golang.org/grpc and the
+// standard library. It imports no server package (broker, raftfsm, store),
+// so applications that embed it do not build the broker. The test double
+// in client/internal/fakebroker serves the same protocol in memory for
+// this package's tests.
+//
+// # Connections and routes
+//
+// Dial takes seed addresses of any nodes. One grpc.ClientConn per node
+// address is created on first use and cached until Client.Close
+// (insecure by default; WithTransportCredentials for TLS). A topic's route
+// (queue -> broker group -> leader and replicas, from DescribeTopic) is
+// cached per topic for WithRouteTTL and dropped on NOT_FOUND, UNAVAILABLE
+// or FAILED_PRECONDITION. Calls without a route (admin calls, route
+// lookups) go to the seed that answered last, moving to the next seed when
+// one is unavailable. Writes go to the group leader; Fetch goes to the
+// leader, or to a replica when the group has no leader.
+//
+// Queue ids are taken to be unique within a topic across broker groups, so
+// a topic's total queue count is the number of routes DescribeTopic
+// returns.
+//
+// # Retries and errors
+//
+// UNAVAILABLE and FAILED_PRECONDITION are retried with exponential backoff
+// and jitter (WithBackoff) up to WithMaxRetries retries and the earlier of
+// the caller's deadline and WithRetryTimeout. A FAILED_PRECONDITION that
+// names the leader in the "raftmq-leader" trailer is retried at once at
+// that address, and the cached route learns the new leader. A NOT_FOUND on
+// a routed call is retried once after refreshing the route.
+//
+// DEADLINE_EXCEEDED on Produce (from the broker, the per-attempt timeout or
+// the caller's context), or the caller's context being canceled while a
+// Produce is in flight, is never retried: the messages may have been
+// stored, so a retry could duplicate them. Send then fails with
+// ErrUnknownOutcome and the caller decides. Note that UNAVAILABLE can also
+// arise when a connection breaks after the broker received a request; it is
+// retried, so a Produce may, rarely, be stored twice. Delivery is
+// at-least-once in any case.
+//
+// Every RPC failure is an *Error carrying the method, node, gRPC code and
+// server message; errors.Is matches it against ErrNotFound,
+// ErrInvalidArgument, ErrAlreadyExists, ErrNotLeader, ErrUnavailable,
+// ErrResourceExhausted and ErrUnknownOutcome, and status.Code works on it.
+//
+// # Producing
+//
+// The broker group's leader picks the queue. When a topic spans several
+// broker groups the producer picks the group: an explicit Message.QueueID
+// selects its group; a ShardingKey selects queue
+// fnv1a32(key) mod total-queue-count, sent with has_queue_id; otherwise
+// groups take turns (round robin per topic). On a single-group topic a
+// sharding key is left to the leader's own hash. Producer.Send sends one
+// batch as one Produce request; Producer.SendAsync batches the messages
+// that arrive while a Produce to the same topic and group is in flight.
+//
+// # Consuming
+//
+// In Clustering mode (the default) a Consumer heartbeats the leader of
+// every broker group serving its topics every WithHeartbeatInterval and
+// consumes the queues the broker assigns, each with one goroutine that
+// long-polls Fetch from the assigned offset and calls the handler for each
+// message in order. Progress is committed with CommitOffsets every
+// WithCommitInterval, when a queue is revoked (after its goroutine
+// stopped) and on Close. A handler error redelivers the same message after
+// a backoff, so order within a queue is kept. Delivery is at-least-once:
+// after a rebalance or a crash, messages after the last commit are
+// delivered again.
+//
+// In Broadcasting mode every member reads every queue (those the route
+// listed at Start) from its own offsets, starting at the start position. Broadcasting progress is kept
+// in memory only and is NOT persisted: a restarted member starts again
+// from its start position. There are no heartbeats or commits.
+//
+// # Goroutines
+//
+// Every goroutine has an owner that stops it: Producer.Close waits for the
+// batch senders, Consumer.Close for the heartbeat and commit loops, queue
+// workers and running handlers. Close Producers and Consumers before the
+// Client.
+package client

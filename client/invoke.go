@@ -1,0 +1,195 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/raftmq/raftmq/api/raftmqpb"
+)
+
+// leaderTrailer is the response trailer in which a node that is not the
+// leader names the leader's gRPC address (host:port).
+const leaderTrailer = "raftmq-leader"
+
+// callSpec says where the attempts of one call go and how its errors read.
+type callSpec struct {
+	method string
+	// addr pins every attempt to one node.
+	addr string
+	// topic, when set (and addr is not), routes the call to a broker group
+	// of the topic: the owner of queue if hasQueue, else the group named
+	// group, else the topic's first group. Empty topic and addr: any seed.
+	topic    string
+	group    string
+	queue    uint32
+	hasQueue bool
+	// read lets the call go to a replica when the group has no leader.
+	read bool
+	// produce marks a non-idempotent write: DEADLINE_EXCEEDED (or the
+	// context ending in flight) means ErrUnknownOutcome.
+	produce bool
+	// extraTimeout is added to the per-attempt timeout (a long poll's wait).
+	extraTimeout time.Duration
+}
+
+// rpcFunc makes one attempt of a call through stub b.
+type rpcFunc[T any] func(ctx context.Context, b pb.BrokerClient, opts []grpc.CallOption) (T, error)
+
+// invoke runs fn with retries: UNAVAILABLE and FAILED_PRECONDITION are
+// retried with backoff (FAILED_PRECONDITION with a "raftmq-leader" trailer
+// is retried at once at that leader), NOT_FOUND on a routed call is retried
+// once after refreshing the route, anything else is returned. Retries stop
+// at cfg.maxRetries or when ctx (shortened to cfg.retryTimeout) ends.
+func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T]) (T, error) {
+	var zero T
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.retryTimeout)
+	defer cancel()
+	var hint, hintGroup string
+	refreshed := false
+	for attempt := 0; ; attempt++ {
+		addr, group := hint, hintGroup
+		hint, hintGroup = "", ""
+		var err error
+		if addr == "" {
+			var retry bool
+			addr, group, retry, err = c.resolve(ctx, spec, attempt)
+			if err != nil && !retry {
+				return zero, err
+			}
+		}
+		var trailer metadata.MD
+		if err == nil {
+			if ctx.Err() != nil {
+				// Not sent: a plain context error even for Produce.
+				return zero, wrapRPC(ctx, spec.method, addr, ctx.Err(), false)
+			}
+			var resp T
+			resp, err = attemptOnce(ctx, c, spec, addr, fn, &trailer)
+			if err == nil {
+				c.rememberSeed(spec, addr)
+				return resp, nil
+			}
+			if errors.Is(err, ErrClosed) {
+				return zero, err
+			}
+			err = wrapRPC(ctx, spec.method, addr, err, spec.produce)
+		}
+		switch status.Code(err) {
+		case codes.FailedPrecondition:
+			if l := firstValue(trailer, leaderTrailer); l != "" && l != addr {
+				c.log.Debug("client: redirected to leader", "method", spec.method, "from", addr, "to", l)
+				if spec.topic != "" && group != "" {
+					c.routes.setLeader(spec.topic, group, l)
+				}
+				if attempt >= c.cfg.maxRetries {
+					return zero, err
+				}
+				hint, hintGroup = l, group
+				continue
+			}
+			c.invalidate(spec)
+		case codes.Unavailable:
+			c.invalidate(spec)
+		case codes.NotFound:
+			if spec.topic == "" || refreshed || attempt >= c.cfg.maxRetries {
+				return zero, err
+			}
+			refreshed = true
+			c.routes.invalidate(spec.topic)
+			continue
+		default:
+			return zero, err
+		}
+		if attempt >= c.cfg.maxRetries {
+			return zero, err
+		}
+		d := backoffDelay(c.cfg.backoffInitial, c.cfg.backoffMax, attempt)
+		c.log.Debug("client: retrying", "method", spec.method, "addr", addr, "after", d, "err", err)
+		if !sleepCtx(ctx, d) {
+			return zero, err
+		}
+	}
+}
+
+// attemptOnce makes one attempt at addr with the per-attempt timeout.
+func attemptOnce[T any](ctx context.Context, c *Client, spec callSpec, addr string, fn rpcFunc[T], trailer *metadata.MD) (T, error) {
+	b, err := c.conn(addr)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	actx, cancel := context.WithTimeout(ctx, c.cfg.requestTimeout+spec.extraTimeout)
+	defer cancel()
+	return fn(actx, b, []grpc.CallOption{grpc.Trailer(trailer)})
+}
+
+// resolve picks the address of one attempt. retry reports whether a
+// resolution error is worth retrying (a group without a leader).
+func (c *Client) resolve(ctx context.Context, spec callSpec, attempt int) (addr, group string, retry bool, err error) {
+	switch {
+	case spec.addr != "":
+		return spec.addr, "", false, nil
+	case spec.topic == "":
+		i := (int(c.seedNext.Load()) + attempt) % len(c.seeds)
+		return c.seeds[i], "", false, nil
+	}
+	rt, err := c.route(ctx, spec.topic)
+	if err != nil {
+		return "", "", false, err
+	}
+	var g *groupRoute
+	switch {
+	case spec.hasQueue:
+		if g = rt.byQueue[spec.queue]; g == nil {
+			return "", "", false, clientError(spec.method, codes.InvalidArgument, "topic %q has no queue %d", spec.topic, spec.queue)
+		}
+	case spec.group != "":
+		g = rt.byName[spec.group]
+	}
+	if g == nil {
+		g = rt.groups[0]
+	}
+	addr = g.leader
+	if spec.read {
+		addr = g.readAddr()
+	}
+	if addr == "" {
+		return "", g.name, true, clientError(spec.method, codes.Unavailable, "group %q of topic %q has no leader", g.name, spec.topic)
+	}
+	return addr, g.name, false, nil
+}
+
+// invalidate forgets the route a failed call used, so the next attempt
+// fetches it again.
+func (c *Client) invalidate(spec callSpec) {
+	if spec.topic != "" && spec.addr == "" {
+		c.routes.invalidate(spec.topic)
+	}
+}
+
+// rememberSeed makes the seed that answered a seed call the first one tried
+// next time.
+func (c *Client) rememberSeed(spec callSpec, addr string) {
+	if spec.addr != "" || spec.topic != "" {
+		return
+	}
+	for i, s := range c.seeds {
+		if s == addr {
+			c.seedNext.Store(uint32(i))
+			return
+		}
+	}
+}
+
+func firstValue(md metadata.MD, key string) string {
+	if v := md.Get(key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}

@@ -1,0 +1,127 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// Option configures a Client.
+type Option func(*config)
+
+// config is a Client's complete configuration; defaultConfig fills every
+// field.
+type config struct {
+	// requestTimeout bounds one attempt of one RPC (Fetch adds its long-poll
+	// wait on top).
+	requestTimeout time.Duration
+	// retryTimeout bounds one call including all its retries when the
+	// caller's context has no earlier deadline.
+	retryTimeout time.Duration
+	// maxRetries is how many times a call is retried after its first
+	// attempt (redirects count).
+	maxRetries int
+	// backoffInitial and backoffMax bound the exponential backoff between
+	// retries; each wait is jittered to a random value in [d/2, d].
+	backoffInitial, backoffMax time.Duration
+	// routeTTL is how long a topic's cached route is used before it is
+	// fetched again even without an error.
+	routeTTL time.Duration
+	// logger receives retry, redirect and rebalance events.
+	logger *slog.Logger
+	// creds secures every connection.
+	creds credentials.TransportCredentials
+	// dialOptions are appended to every grpc.NewClient call.
+	dialOptions []grpc.DialOption
+}
+
+func defaultConfig() config {
+	return config{
+		requestTimeout: 10 * time.Second,
+		retryTimeout:   30 * time.Second,
+		maxRetries:     10,
+		backoffInitial: 50 * time.Millisecond,
+		backoffMax:     2 * time.Second,
+		routeTTL:       30 * time.Second,
+		logger:         slog.New(slog.DiscardHandler),
+		creds:          insecure.NewCredentials(),
+	}
+}
+
+func (c *config) validate() error {
+	var errs []error
+	if c.requestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("request timeout %v must be positive", c.requestTimeout))
+	}
+	if c.retryTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("retry timeout %v must be positive", c.retryTimeout))
+	}
+	if c.maxRetries < 0 {
+		errs = append(errs, fmt.Errorf("max retries %d must not be negative", c.maxRetries))
+	}
+	if c.backoffInitial <= 0 || c.backoffMax < c.backoffInitial {
+		errs = append(errs, fmt.Errorf("backoff %v..%v: need 0 < initial <= max", c.backoffInitial, c.backoffMax))
+	}
+	if c.routeTTL <= 0 {
+		errs = append(errs, fmt.Errorf("route TTL %v must be positive", c.routeTTL))
+	}
+	return errors.Join(errs...)
+}
+
+// WithRequestTimeout bounds one attempt of one RPC (default 10s). A Produce
+// attempt that times out has an unknown outcome, so keep it above the
+// broker's Raft commit timeout.
+func WithRequestTimeout(d time.Duration) Option {
+	return func(c *config) { c.requestTimeout = d }
+}
+
+// WithRetryTimeout bounds a call with all its retries when the caller's
+// context has no earlier deadline (default 30s).
+func WithRetryTimeout(d time.Duration) Option {
+	return func(c *config) { c.retryTimeout = d }
+}
+
+// WithMaxRetries sets how many times a call is retried after the first
+// attempt (default 10; 0 disables retries and redirects).
+func WithMaxRetries(n int) Option {
+	return func(c *config) { c.maxRetries = n }
+}
+
+// WithBackoff sets the first and the largest wait between retries (default
+// 50ms and 2s). Waits double per retry and are jittered.
+func WithBackoff(initial, maxWait time.Duration) Option {
+	return func(c *config) { c.backoffInitial, c.backoffMax = initial, maxWait }
+}
+
+// WithRouteTTL sets how long a topic route is cached without errors
+// (default 30s).
+func WithRouteTTL(d time.Duration) Option {
+	return func(c *config) { c.routeTTL = d }
+}
+
+// WithLogger sets the logger; nil (the default) discards logs.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l == nil {
+			l = slog.New(slog.DiscardHandler)
+		}
+		c.logger = l
+	}
+}
+
+// WithTransportCredentials secures connections (for example with
+// credentials.NewTLS); the default is insecure (plain text).
+func WithTransportCredentials(creds credentials.TransportCredentials) Option {
+	return func(c *config) { c.creds = creds }
+}
+
+// WithDialOptions adds gRPC dial options (interceptors, keepalive, ...) to
+// every connection.
+func WithDialOptions(opts ...grpc.DialOption) Option {
+	return func(c *config) { c.dialOptions = append(c.dialOptions, opts...) }
+}

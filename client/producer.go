@@ -1,0 +1,200 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+
+	pb "github.com/raftmq/raftmq/api/raftmqpb"
+)
+
+// ProducerOption configures a Producer.
+type ProducerOption func(*producerConfig)
+
+// producerConfig is a Producer's complete configuration.
+type producerConfig struct {
+	// batchMaxMessages and batchMaxBytes bound one SendAsync batch.
+	batchMaxMessages int
+	batchMaxBytes    int
+	// maxPending bounds the SendAsync messages not yet completed; SendAsync
+	// blocks while it is reached.
+	maxPending int
+	// sendTimeout bounds one SendAsync batch including its retries.
+	sendTimeout time.Duration
+}
+
+func defaultProducerConfig() producerConfig {
+	return producerConfig{
+		batchMaxMessages: 128,
+		batchMaxBytes:    1 << 20,
+		maxPending:       10000,
+		sendTimeout:      30 * time.Second,
+	}
+}
+
+func (c *producerConfig) validate() error {
+	var errs []error
+	if c.batchMaxMessages < 1 {
+		errs = append(errs, fmt.Errorf("batch max messages %d must be at least 1", c.batchMaxMessages))
+	}
+	if c.batchMaxBytes < 1 {
+		errs = append(errs, fmt.Errorf("batch max bytes %d must be at least 1", c.batchMaxBytes))
+	}
+	if c.maxPending < 1 {
+		errs = append(errs, fmt.Errorf("max pending %d must be at least 1", c.maxPending))
+	}
+	if c.sendTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("send timeout %v must be positive", c.sendTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// WithBatchMaxMessages bounds the messages in one SendAsync batch (default
+// 128).
+func WithBatchMaxMessages(n int) ProducerOption {
+	return func(c *producerConfig) { c.batchMaxMessages = n }
+}
+
+// WithBatchMaxBytes bounds the estimated bytes of one SendAsync batch
+// (default 1 MiB); a single larger message is still sent, alone.
+func WithBatchMaxBytes(n int) ProducerOption {
+	return func(c *producerConfig) { c.batchMaxBytes = n }
+}
+
+// WithMaxPending bounds the SendAsync messages in the producer at once
+// (default 10000); SendAsync blocks while the bound is reached.
+func WithMaxPending(n int) ProducerOption {
+	return func(c *producerConfig) { c.maxPending = n }
+}
+
+// WithSendTimeout bounds one SendAsync batch including retries (default
+// 30s). The caller's context of SendAsync does not bound the batch, which
+// carries other callers' messages.
+func WithSendTimeout(d time.Duration) ProducerOption {
+	return func(c *producerConfig) { c.sendTimeout = d }
+}
+
+// Producer sends messages. Send is synchronous; SendAsync batches. It is
+// safe for concurrent use.
+type Producer struct {
+	c     *Client
+	cfg   producerConfig
+	slots chan struct{} // one token per pending SendAsync message
+
+	mu sync.Mutex // guards every field below
+	// rr is each topic's round-robin counter over broker groups.
+	rr map[string]uint64
+	// batchers queue SendAsync messages per topic and broker group.
+	batchers map[batchKey]*batcher
+	// outstanding counts SendAsync messages whose callback has not run;
+	// idle is closed when it drops to zero.
+	outstanding int
+	idle        chan struct{}
+	closed      bool
+
+	wg sync.WaitGroup // batch senders
+}
+
+// NewProducer returns a Producer sending through c.
+func NewProducer(c *Client, opts ...ProducerOption) (*Producer, error) {
+	cfg := defaultProducerConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("client: producer: %w", err)
+	}
+	return &Producer{
+		c:        c,
+		cfg:      cfg,
+		slots:    make(chan struct{}, cfg.maxPending),
+		rr:       make(map[string]uint64),
+		batchers: make(map[batchKey]*batcher),
+	}, nil
+}
+
+// Send sends msgs to topic as one Produce request (one batch) and returns
+// where each was stored, in order. All messages go to one broker group: the
+// group of the first message pinned by QueueID (or by ShardingKey on a topic
+// spanning several groups), else the next group round robin; a message
+// pinned to another group is an ErrInvalidArgument error and nothing is
+// sent. An ErrUnknownOutcome error means the messages may have been stored.
+func (p *Producer) Send(ctx context.Context, topic string, msgs ...*Message) ([]SendResult, error) {
+	if p.isClosed() {
+		return nil, ErrClosed
+	}
+	if err := checkSend(topic, msgs); err != nil {
+		return nil, err
+	}
+	rt, err := p.c.route(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	group := ""
+	pms := make([]*pb.ProduceMessage, len(msgs))
+	now := time.Now()
+	for i, m := range msgs {
+		g, pm, err := place(rt, m, now)
+		if err != nil {
+			return nil, err
+		}
+		if g != "" && group != "" && g != group {
+			return nil, clientError("Produce", codes.InvalidArgument,
+				"batch spans broker groups %q and %q of topic %q; send them separately", group, g, topic)
+		}
+		if g != "" {
+			group = g
+		}
+		pms[i] = pm
+	}
+	if group == "" {
+		group = p.nextGroup(rt)
+	}
+	return p.produce(ctx, topic, group, pms)
+}
+
+func checkSend(topic string, msgs []*Message) error {
+	if topic == "" {
+		return clientError("Produce", codes.InvalidArgument, "empty topic")
+	}
+	if len(msgs) == 0 {
+		return clientError("Produce", codes.InvalidArgument, "no messages")
+	}
+	for i, m := range msgs {
+		if m == nil {
+			return clientError("Produce", codes.InvalidArgument, "message %d is nil", i)
+		}
+	}
+	return nil
+}
+
+// produce sends one Produce request to the leader of topic's group.
+func (p *Producer) produce(ctx context.Context, topic, group string, pms []*pb.ProduceMessage) ([]SendResult, error) {
+	spec := callSpec{method: "Produce", topic: topic, group: group, produce: true}
+	resp, err := invoke(ctx, p.c, spec,
+		func(ctx context.Context, b pb.BrokerClient, opts []grpc.CallOption) (*pb.ProduceResponse, error) {
+			return b.Produce(ctx, &pb.ProduceRequest{Topic: topic, Messages: pms}, opts...)
+		})
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.GetResults()) != len(pms) {
+		return nil, clientError("Produce", codes.Internal, "broker returned %d results for %d messages", len(resp.GetResults()), len(pms))
+	}
+	out := make([]SendResult, len(pms))
+	for i, r := range resp.GetResults() {
+		out[i] = SendResult{MsgID: r.GetMsgId(), QueueID: r.GetQueueId(), QueueOffset: r.GetQueueOffset()}
+	}
+	return out, nil
+}
+
+func (p *Producer) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}

@@ -1,0 +1,226 @@
+package daemon
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/raftmq/raftmq/store"
+)
+
+// Config is the daemon's configuration: the flags, and the keys of the
+// YAML file, which have the same names.
+type Config struct {
+	// NodeID is this node's id in its group (its Raft server id).
+	NodeID string `yaml:"node-id"`
+	// Group is the broker group (Raft group) this node belongs to.
+	Group string `yaml:"group"`
+	// DataDir holds the Raft state and the message store.
+	DataDir string `yaml:"data-dir"`
+	// GRPCAddr is the address the gRPC server listens on.
+	GRPCAddr string `yaml:"grpc-addr"`
+	// GRPCAdvertise is the gRPC address other nodes and clients dial;
+	// empty means GRPCAddr.
+	GRPCAdvertise string `yaml:"grpc-advertise"`
+	// RaftAddr is the address the Raft transport listens on.
+	RaftAddr string `yaml:"raft-addr"`
+	// RaftAdvertise is the Raft address other nodes dial; empty means
+	// RaftAddr.
+	RaftAdvertise string `yaml:"raft-advertise"`
+	// Peers are the static members of the group, "id=raftAddr=grpcAddr".
+	Peers []string `yaml:"peers"`
+	// Bootstrap forms the group from Peers when no Raft state exists; nil
+	// means true without Peers, false with them.
+	Bootstrap *bool `yaml:"bootstrap"`
+	// Flush is the CommitLog flush mode, sync or async.
+	Flush string `yaml:"flush"`
+	// Retention deletes CommitLog segments older than this; 0 keeps them.
+	Retention time.Duration `yaml:"retention"`
+	// AutoCreateTopics creates unknown topics on first produce/subscribe.
+	AutoCreateTopics bool `yaml:"auto-create-topics"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log-level"`
+	// LogFormat is text or json.
+	LogFormat string `yaml:"log-format"`
+	// ShutdownTimeout bounds the graceful drain of gRPC calls on shutdown.
+	ShutdownTimeout time.Duration `yaml:"shutdown-timeout"`
+}
+
+// defaultConfig returns the built-in defaults: a single-node group on
+// 127.0.0.1 with data in ./data.
+func defaultConfig() Config {
+	return Config{
+		NodeID:          "n1",
+		Group:           "broker-a",
+		DataDir:         "./data",
+		GRPCAddr:        "127.0.0.1:9876",
+		RaftAddr:        "127.0.0.1:9877",
+		Flush:           "async",
+		Retention:       store.DefaultOptions().RetentionTime,
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: 10 * time.Second,
+	}
+}
+
+// parseConfig builds the configuration from defaults, the --config file
+// and the flags in args, in that order of precedence (lowest first).
+func parseConfig(args []string, stderr io.Writer) (Config, bool, error) {
+	cfg := defaultConfig()
+	if path := findConfigArg(args); path != "" {
+		if err := loadFile(path, &cfg); err != nil {
+			return cfg, false, err
+		}
+	}
+	fs := flag.NewFlagSet("raftmq", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var configPath, peers string
+	var bootstrap, version bool
+	fs.StringVar(&configPath, "config", "", "YAML configuration `file` (keys named like the flags)")
+	fs.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "this node's `id` in its group")
+	fs.StringVar(&cfg.Group, "group", cfg.Group, "broker group `name`")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "data `directory` (Raft state and message store)")
+	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", cfg.GRPCAddr, "gRPC listen `address`")
+	fs.StringVar(&cfg.GRPCAdvertise, "grpc-advertise", cfg.GRPCAdvertise, "gRPC `address` others dial (default: --grpc-addr)")
+	fs.StringVar(&cfg.RaftAddr, "raft-addr", cfg.RaftAddr, "Raft listen `address`")
+	fs.StringVar(&cfg.RaftAdvertise, "raft-advertise", cfg.RaftAdvertise, "Raft `address` others dial (default: --raft-addr)")
+	fs.StringVar(&peers, "peers", strings.Join(cfg.Peers, ","), "static group members, `id=raftAddr=grpcAddr,...`")
+	fs.BoolVar(&bootstrap, "bootstrap", cfg.Bootstrap != nil && *cfg.Bootstrap, "form the group from --peers if no Raft state exists (default: true without --peers)")
+	fs.StringVar(&cfg.Flush, "flush", cfg.Flush, "CommitLog flush `mode`: sync or async")
+	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "delete messages older than this `duration` (0 keeps them)")
+	fs.BoolVar(&cfg.AutoCreateTopics, "auto-create-topics", cfg.AutoCreateTopics, "create unknown topics on first use")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn, error")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log `format`: text or json")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "graceful gRPC drain `timeout` on shutdown")
+	fs.BoolVar(&version, "version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return cfg, false, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, false, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "peers":
+			cfg.Peers = splitList(peers)
+		case "bootstrap":
+			cfg.Bootstrap = &bootstrap
+		}
+	})
+	return cfg, version, cfg.validate()
+}
+
+// findConfigArg returns the value of --config/-config in args, if any.
+func findConfigArg(args []string) string {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "config" {
+			continue
+		}
+		if hasVal {
+			return val
+		}
+		if i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// loadFile reads a YAML configuration file over cfg; unknown keys fail.
+func loadFile(path string, cfg *Config) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for p := range strings.SplitSeq(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// validate checks the fields the daemon interprets itself; the packages
+// validate the rest.
+func (c Config) validate() error {
+	if _, err := store.ParseFlushMode(c.Flush); err != nil {
+		return err
+	}
+	if _, err := c.level(); err != nil {
+		return err
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("log format %q: want text or json", c.LogFormat)
+	}
+	if c.Retention < 0 || c.ShutdownTimeout <= 0 {
+		return errors.New("retention must not be negative and shutdown-timeout must be positive")
+	}
+	_, err := c.peers()
+	return err
+}
+
+func (c Config) level() (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(c.LogLevel))
+	return l, err
+}
+
+// peer is one parsed --peers entry.
+type peer struct {
+	ID, RaftAddr, GRPCAddr string
+}
+
+// peers parses Peers and adds this node if it is missing.
+func (c Config) peers() ([]peer, error) {
+	var out []peer
+	seen := map[string]bool{}
+	for _, p := range c.Peers {
+		parts := strings.Split(p, "=")
+		if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+			return nil, fmt.Errorf("peer %q: want id=raftAddr=grpcAddr", p)
+		}
+		if seen[parts[0]] {
+			return nil, fmt.Errorf("peer %q listed twice", parts[0])
+		}
+		seen[parts[0]] = true
+		out = append(out, peer{ID: parts[0], RaftAddr: parts[1], GRPCAddr: parts[2]})
+	}
+	if len(out) > 0 && !seen[c.NodeID] {
+		out = append(out, peer{ID: c.NodeID, RaftAddr: c.raftAdvertise(), GRPCAddr: c.grpcAdvertise()})
+	}
+	return out, nil
+}
+
+// bootstrap reports whether to form the group when no Raft state exists.
+func (c Config) bootstrap() bool {
+	if c.Bootstrap != nil {
+		return *c.Bootstrap
+	}
+	return len(c.Peers) == 0
+}
+
+func (c Config) grpcAdvertise() string { return cmp.Or(c.GRPCAdvertise, c.GRPCAddr) }
+func (c Config) raftAdvertise() string { return cmp.Or(c.RaftAdvertise, c.RaftAddr) }
