@@ -3,6 +3,8 @@ package store
 import (
 	"fmt"
 	"time"
+
+	"github.com/raftmq/raftmq/store/cqueue"
 )
 
 // writeCheckpoint makes the ConsumeQueues and key index durable and then
@@ -19,10 +21,7 @@ func (s *Store) writeCheckpoint(clean bool) error {
 	if err := s.fl.waitDurable(d); err != nil {
 		return err
 	}
-	s.wmu.Lock()
-	err := s.syncDerivedLocked()
-	s.wmu.Unlock()
-	if err != nil {
+	if err := s.syncDerived(); err != nil {
 		return s.fail(err)
 	}
 	ck := checkpoint{
@@ -43,17 +42,30 @@ func (s *Store) writeCheckpoint(clean bool) error {
 	return nil
 }
 
-// syncDerivedLocked fsyncs every ConsumeQueue and flushes the key index,
-// which then covers everything written so far.
-func (s *Store) syncDerivedLocked() error {
+// syncDerived fsyncs every ConsumeQueue and flushes the key index, which
+// then covers everything written so far. The ConsumeQueue fsyncs run
+// outside wmu (each queue hands its dirty files over first), so appends do
+// not wait for them; the key index flush (one file) runs under wmu.
+func (s *Store) syncDerived() error {
+	s.wmu.Lock()
 	s.qmu.RLock()
-	for k, q := range s.queues {
-		if err := q.Sync(); err != nil {
-			s.qmu.RUnlock()
-			return fmt.Errorf("sync queue %s/%d: %w", k.topic, k.id, err)
-		}
+	batches := make([]*cqueue.SyncBatch, 0, len(s.queues))
+	for _, q := range s.queues {
+		batches = append(batches, q.TakeDirty())
 	}
 	s.qmu.RUnlock()
+	s.wmu.Unlock()
+	var first error
+	for _, b := range batches {
+		if err := b.Sync(); err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return first
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.idx.MarkCovered(s.written.Load())
 	if err := s.idx.Flush(); err != nil {
 		return fmt.Errorf("flush key index: %w", err)

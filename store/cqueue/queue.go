@@ -203,3 +203,42 @@ func (q *Queue) removeFile(idx uint64) error {
 	}
 	return nil
 }
+
+// SyncBatch is what one Sync would make durable, taken from the writer by
+// TakeDirty so that the fsyncs can run without holding up appends.
+type SyncBatch struct {
+	q     *Queue
+	files map[uint64]*handle
+	dir   bool
+}
+
+// TakeDirty hands the files written since the last Sync (and whether the
+// directory changed) to a SyncBatch. It is a writer operation (serialised
+// with Put); the returned batch's Sync may then run concurrently with Put.
+// Entries written after TakeDirty are not covered by the batch.
+func (q *Queue) TakeDirty() *SyncBatch {
+	b := &SyncBatch{q: q, files: q.dirty, dir: q.dirDirty}
+	q.dirty, q.dirDirty = make(map[uint64]*handle), false
+	return b
+}
+
+// Sync fsyncs the batch's files and, if needed, the directory, then
+// releases the files. It must be called exactly once.
+func (b *SyncBatch) Sync() error {
+	var first error
+	for idx, h := range b.files {
+		if first == nil {
+			if err := h.f.Sync(); err != nil {
+				first = fmt.Errorf("cqueue: sync %s: %w", b.q.path(idx), err)
+			}
+		}
+		b.q.hdls.release(h)
+	}
+	b.files = nil
+	if first == nil && b.dir {
+		if err := b.q.fs.SyncDir(b.q.dir); err != nil {
+			first = fmt.Errorf("cqueue: sync dir %s: %w", b.q.dir, err)
+		}
+	}
+	return first
+}

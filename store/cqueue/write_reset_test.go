@@ -50,3 +50,38 @@ func TestResetStartsAQueueLate(t *testing.T) {
 		t.Fatalf("get: %v %v", got, err)
 	}
 }
+
+// TestTakeDirtySyncsWhileWriting runs a batch's fsyncs concurrently with
+// further Puts (what the store's checkpoint does) under -race.
+func TestTakeDirtySyncsWhileWriting(t *testing.T) {
+	q, err := Open(vfs.OS(), t.TempDir(), Options{EntriesPerFile: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	put := func(n int) {
+		for range n {
+			off := q.MaxOffset()
+			if err := q.Put(off, []Entry{{Offset: int64(off) * 10, Size: 10}}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}
+	put(12)
+	b := q.TakeDirty()
+	if len(b.files) != 3 || !b.dir {
+		t.Fatalf("batch holds %d files, dir %v", len(b.files), b.dir)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Sync() }()
+	put(12)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := q.TakeDirty(); len(got.files) == 0 {
+		t.Fatal("writes after TakeDirty were not tracked for the next batch")
+	} else if err := got.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
