@@ -13,10 +13,11 @@ import (
 // formatted lines are forwarded to slog at their level.
 func hclogFor(l *slog.Logger) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
-		Name:       "raft",
-		Level:      hclog.Info,
-		Output:     &slogWriter{l: l},
-		JSONFormat: false,
+		Name:        "raft",
+		Level:       hclog.Info,
+		Output:      &slogWriter{l: l},
+		DisableTime: true, // slog stamps the time
+		JSONFormat:  false,
 	})
 }
 
@@ -25,13 +26,14 @@ type slogWriter struct{ l *slog.Logger }
 func (w *slogWriter) Write(p []byte) (int, error) {
 	line := strings.TrimSpace(string(bytes.TrimRight(p, "\n")))
 	level := slog.LevelInfo
-	switch {
-	case strings.Contains(line, "[ERROR]"):
-		level = slog.LevelError
-	case strings.Contains(line, "[WARN]"):
-		level = slog.LevelWarn
-	case strings.Contains(line, "[DEBUG]"), strings.Contains(line, "[TRACE]"):
-		level = slog.LevelDebug
+	for prefix, l := range map[string]slog.Level{
+		"[ERROR]": slog.LevelError, "[WARN]": slog.LevelWarn, "[INFO]": slog.LevelInfo,
+		"[DEBUG]": slog.LevelDebug, "[TRACE]": slog.LevelDebug,
+	} {
+		if rest, ok := strings.CutPrefix(line, prefix); ok {
+			level, line = l, strings.TrimSpace(rest)
+			break
+		}
 	}
 	w.l.Log(context.Background(), level, line)
 	return len(p), nil
