@@ -132,6 +132,9 @@ func (p *Producer) Send(ctx context.Context, topic string, msgs ...*Message) ([]
 		return nil, err
 	}
 	rt, err := p.c.route(ctx, topic)
+	if errors.Is(err, ErrNotFound) {
+		return p.sendUnrouted(ctx, topic, msgs)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -173,9 +176,30 @@ func checkSend(topic string, msgs []*Message) error {
 	return nil
 }
 
+// sendUnrouted sends to a topic the cluster has no route for: the request
+// goes to a seed, which forwards it to its group's leader. A broker with
+// auto-created topics creates it there; otherwise the answer is
+// ErrNotFound. The route is looked up afresh next time either way.
+func (p *Producer) sendUnrouted(ctx context.Context, topic string, msgs []*Message) ([]SendResult, error) {
+	now := time.Now()
+	pms := make([]*pb.ProduceMessage, len(msgs))
+	for i, m := range msgs {
+		if m.QueueID != nil {
+			return nil, clientError("Produce", codes.NotFound, "topic %q does not exist (message %d names queue %d)", topic, i, *m.QueueID)
+		}
+		pms[i] = m.toProduce(now)
+	}
+	defer p.c.routes.invalidate(topic)
+	return p.send(ctx, topic, callSpec{method: "Produce", produce: true}, pms)
+}
+
 // produce sends one Produce request to the leader of topic's group.
 func (p *Producer) produce(ctx context.Context, topic, group string, pms []*pb.ProduceMessage) ([]SendResult, error) {
-	spec := callSpec{method: "Produce", topic: topic, group: group, produce: true}
+	return p.send(ctx, topic, callSpec{method: "Produce", topic: topic, group: group, produce: true}, pms)
+}
+
+// send makes one Produce call as spec routes it.
+func (p *Producer) send(ctx context.Context, topic string, spec callSpec, pms []*pb.ProduceMessage) ([]SendResult, error) {
 	resp, err := invoke(ctx, p.c, spec,
 		func(ctx context.Context, b pb.BrokerClient, opts []grpc.CallOption) (*pb.ProduceResponse, error) {
 			return b.Produce(ctx, &pb.ProduceRequest{Topic: topic, Messages: pms}, opts...)

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	pb "github.com/raftmq/raftmq/api/raftmqpb"
@@ -70,6 +71,17 @@ func (p *Producer) SendAsync(ctx context.Context, topic string, msg *Message, ca
 		return
 	}
 	rt, err := p.c.route(ctx, topic)
+	if errors.Is(err, ErrNotFound) {
+		// An unknown topic: one synchronous send lets an auto-creating
+		// broker create it (see sendUnrouted); later sends are batched.
+		res, err := p.sendUnrouted(ctx, topic, []*Message{msg})
+		var r SendResult
+		if err == nil {
+			r = res[0]
+		}
+		p.finish(item, r, err)
+		return
+	}
 	if err != nil {
 		p.finish(item, SendResult{}, err)
 		return

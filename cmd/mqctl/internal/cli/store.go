@@ -10,24 +10,14 @@ import (
 	"github.com/raftmq/raftmq/store"
 )
 
-func newStoreCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "store",
-		Short: "Inspect a broker's local store directory offline",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return cmd.Help()
-		},
-	}
-	cmd.AddCommand(newStoreVerifyCmd())
+func newStoreCmd(g *globals) *cobra.Command {
+	cmd := groupCmd("store", "Inspect a broker's local store directory offline")
+	cmd.AddCommand(newStoreVerifyCmd(g))
 	return cmd
 }
 
-func newStoreVerifyCmd() *cobra.Command {
-	var (
-		dir    string
-		asJSON bool
-	)
+func newStoreVerifyCmd(g *globals) *cobra.Command {
+	var dir string
 	cmd := &cobra.Command{
 		Use:   "verify --dir DIR [--json]",
 		Short: "Check that a store's CommitLog, ConsumeQueues and key index agree",
@@ -40,11 +30,10 @@ Exit status: 0 the store is consistent, 1 problems were found, 2 the store
 could not be opened.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runStoreVerify(cmd.OutOrStdout(), dir, asJSON)
+			return runStoreVerify(cmd.OutOrStdout(), dir, g.json)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "store directory (required)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	_ = cmd.MarkFlagRequired("dir")
 	return cmd
 }
@@ -53,13 +42,13 @@ func runStoreVerify(out io.Writer, dir string, asJSON bool) error {
 	// Verify opens files inside dir; check dir itself first so that a typo
 	// is reported as such and never creates anything.
 	if fi, err := os.Stat(dir); err != nil {
-		return &exitError{code: ExitError, err: fmt.Errorf("store verify: %w", err)}
+		return &exitError{code: ExitUsage, err: fmt.Errorf("store verify: %w", err)}
 	} else if !fi.IsDir() {
-		return &exitError{code: ExitError, err: fmt.Errorf("store verify: %s is not a directory", dir)}
+		return &exitError{code: ExitUsage, err: fmt.Errorf("store verify: %s is not a directory", dir)}
 	}
 	rep, err := store.Verify(dir)
 	if err != nil {
-		return &exitError{code: ExitError, err: fmt.Errorf("store verify %s: %w", dir, err)}
+		return &exitError{code: ExitUsage, err: fmt.Errorf("store verify %s: %w", dir, err)}
 	}
 	if asJSON {
 		err = writeVerifyJSON(out, dir, rep)
@@ -67,10 +56,10 @@ func runStoreVerify(out io.Writer, dir string, asJSON bool) error {
 		err = writeVerifyText(out, dir, rep)
 	}
 	if err != nil {
-		return &exitError{code: ExitError, err: err}
+		return &exitError{code: ExitUsage, err: err}
 	}
 	if !rep.OK() {
-		return &exitError{code: ExitProblems}
+		return &exitError{code: ExitFailure}
 	}
 	return nil
 }

@@ -87,16 +87,16 @@ func TestStoreVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, _ = run(t, "store", "verify", "--dir", dir)
-	if code != ExitProblems {
-		t.Fatalf("verify after flipping byte %d of %s: exit %d, want %d", mid, seg, code, ExitProblems)
+	if code != ExitFailure {
+		t.Fatalf("verify after flipping byte %d of %s: exit %d, want %d", mid, seg, code, ExitFailure)
 	}
 	if !strings.Contains(out, "problems:") || !strings.Contains(out, filepath.Base(seg)) {
 		t.Fatalf("problem list does not name %s:\n%s", filepath.Base(seg), out)
 	}
 
 	code, out, _ = run(t, "store", "verify", "--dir", dir, "--json")
-	if code != ExitProblems {
-		t.Fatalf("verify --json of the corrupt store: exit %d, want %d", code, ExitProblems)
+	if code != ExitFailure {
+		t.Fatalf("verify --json of the corrupt store: exit %d, want %d", code, ExitFailure)
 	}
 	var rep verifyJSON
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
@@ -140,11 +140,11 @@ func TestUsageAndOpenErrors(t *testing.T) {
 		stderr  string
 		created string // a path that must still not exist afterwards
 	}{
-		{"missing --dir", []string{"store", "verify"}, ExitError, `"dir" not set`, ""},
-		{"unknown command", []string{"nope"}, ExitError, "unknown command", ""},
-		{"unexpected argument", []string{"store", "verify", "--dir", file, "extra"}, ExitError, "unknown command", ""},
-		{"dir does not exist", []string{"store", "verify", "--dir", missing}, ExitError, "no such file", missing},
-		{"dir is a file", []string{"store", "verify", "--dir", file}, ExitError, "not a directory", ""},
+		{"missing --dir", []string{"store", "verify"}, ExitUsage, `"dir" not set`, ""},
+		{"unknown command", []string{"nope"}, ExitUsage, "unknown command", ""},
+		{"unexpected argument", []string{"store", "verify", "--dir", file, "extra"}, ExitUsage, "unknown command", ""},
+		{"dir does not exist", []string{"store", "verify", "--dir", missing}, ExitUsage, "no such file", missing},
+		{"dir is a file", []string{"store", "verify", "--dir", file}, ExitUsage, "not a directory", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

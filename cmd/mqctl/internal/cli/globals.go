@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/raftmq/raftmq/client"
+)
+
+// Defaults of the global flags.
+const (
+	defaultServer  = "127.0.0.1:9876"
+	defaultTimeout = 10 * time.Second
+	// serverEnv overrides defaultServer.
+	serverEnv = "RAFTMQ_SERVER"
+)
+
+// globals are the persistent flags every command sees.
+type globals struct {
+	servers string
+	timeout time.Duration
+	json    bool
+}
+
+func (g *globals) register(root *cobra.Command) {
+	def := defaultServer
+	if env := strings.TrimSpace(os.Getenv(serverEnv)); env != "" {
+		def = env
+	}
+	f := root.PersistentFlags()
+	f.StringVarP(&g.servers, "server", "s", def, "comma-separated seed addresses host:port (env "+serverEnv+")")
+	f.DurationVar(&g.timeout, "timeout", defaultTimeout, "bound on the calls of one command (produce: of each send; consume: of joining)")
+	f.BoolVar(&g.json, "json", false, "print JSON instead of tables")
+}
+
+// addrs returns the seed addresses, or a usage error when there are none
+// or the timeout is not positive.
+func (g *globals) addrs() ([]string, error) {
+	if g.timeout <= 0 {
+		return nil, usagef("--timeout %v must be positive", g.timeout)
+	}
+	out := splitList(g.servers)
+	if len(out) == 0 {
+		return nil, usagef("--server: no address given")
+	}
+	return out, nil
+}
+
+// dial returns a client of the seed addresses whose calls, retries
+// included, are bounded by --timeout; opts come last.
+func (g *globals) dial(ctx context.Context, opts ...client.Option) (*client.Client, error) {
+	addrs, err := g.addrs()
+	if err != nil {
+		return nil, err
+	}
+	opts = append([]client.Option{client.WithRequestTimeout(g.timeout), client.WithRetryTimeout(g.timeout)}, opts...)
+	c, err := client.Dial(ctx, addrs, opts...)
+	if err != nil {
+		return nil, failure(err)
+	}
+	return c, nil
+}
+
+// call dials (with opts), runs fn with a context bounded by --timeout,
+// and closes the client. An error from fn is a failure (exit status 1)
+// unless it already carries a status.
+func (g *globals) call(cmd *cobra.Command, fn func(ctx context.Context, c *client.Client) error, opts ...client.Option) error {
+	c, err := g.dial(cmd.Context(), opts...)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
+	defer cancel()
+	return asFailure(fn(ctx, c))
+}
+
+// asFailure makes err a failure unless it is nil or already an exit or
+// usage error.
+func asFailure(err error) error {
+	switch err.(type) {
+	case nil, *exitError, *usageError:
+		return err
+	}
+	return failure(err)
+}
+
+// topicHint adds a hint to an error saying that topic does not exist: the
+// client looks a topic's route up before producing or consuming, so a
+// missing topic fails there even where the broker would auto-create it.
+func topicHint(err error, topic string) error {
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.Method == "DescribeTopic" && errors.Is(err, client.ErrNotFound) {
+		return fmt.Errorf("%w\n(create the topic first: mqctl topic create %s --queues N)", err, topic)
+	}
+	return err
+}
