@@ -41,8 +41,9 @@ type callSpec struct {
 // rpcFunc makes one attempt of a call through stub b.
 type rpcFunc[T any] func(ctx context.Context, b pb.BrokerClient, opts []grpc.CallOption) (T, error)
 
-// invoke runs fn with retries: UNAVAILABLE and FAILED_PRECONDITION are
-// retried with backoff (FAILED_PRECONDITION with a "raftmq-leader" trailer
+// invoke runs fn with retries: UNAVAILABLE, FAILED_PRECONDITION and (for
+// calls other than Produce) an attempt's DEADLINE_EXCEEDED are retried
+// with backoff (FAILED_PRECONDITION with a "raftmq-leader" trailer
 // is retried at once at that leader), NOT_FOUND on a routed call is retried
 // once after refreshing the route, anything else is returned. Retries stop
 // at cfg.maxRetries or when ctx (shortened to cfg.retryTimeout) ends.
@@ -96,6 +97,16 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 			c.invalidate(spec)
 		case codes.Unavailable:
 			c.invalidate(spec)
+		case codes.DeadlineExceeded:
+			// The node may be hung (paused, partitioned) rather than
+			// dead: forget the route that led there, so the next call
+			// looks the leader up again. A produce's outcome is unknown
+			// and is not retried; other calls are idempotent and move on
+			// (a seed call to the next seed).
+			c.invalidate(spec)
+			if spec.produce || ctx.Err() != nil {
+				return zero, err
+			}
 		case codes.NotFound:
 			if spec.topic == "" || refreshed || attempt >= c.cfg.maxRetries {
 				return zero, err
