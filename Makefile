@@ -9,6 +9,9 @@
 #   make proto   regenerate api/raftmqpb/*.pb.go from api/proto (needs protoc)
 #   make proto-check  regenerate into a temp dir and diff with the committed code
 #   make clean   remove build outputs (bin/, bench.out); ./data is kept
+#   make image   static binaries, then the raftmq:dev Docker image
+#   make cluster the image, then a three-node cluster (docker-compose up -d)
+#   make cluster-down  stop the cluster and delete its volumes
 #
 # The generated Go code in api/raftmqpb is committed, so `make test` and a
 # plain `go build` never need protoc. Only `make proto` and `make proto-check`
@@ -42,10 +45,12 @@ PROTOC_GEN_GO_VERSION      ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.6.2
 PROTO_DIR   ?= api/proto
 PB_DIR      ?= api/raftmqpb
+IMAGE       ?= raftmq:dev
+COMPOSE     ?= docker-compose
 PROTO_FILES  = $(shell find $(PROTO_DIR) -name '*.proto' | LC_ALL=C sort)
 
 .PHONY: build run test check-go deps vet fmt-check fuzz bench lint tools clean \
-	proto proto-check proto-tools check-protoc
+	proto proto-check proto-tools check-protoc image cluster cluster-down
 
 build:
 	@mkdir -p $(BIN)
@@ -155,6 +160,23 @@ proto-check: check-protoc proto-tools
 	$(call protoc_gen,$$tmp); \
 	if diff -ru $(PB_DIR) "$$tmp/$(PB_DIR)"; then echo "proto-check: $(PB_DIR) is up to date"; \
 	else echo "proto-check: $(PB_DIR) is stale; run 'make proto'" >&2; exit 1; fi
+
+# image stages a minimal build context (the two static binaries and an
+# empty data/ directory that becomes the /data volume) in $(BIN)/image and
+# builds the FROM-scratch Dockerfile on it.
+image: build
+	rm -rf $(BIN)/image
+	mkdir -p $(BIN)/image/data
+	cp $(BIN)/raftmq $(BIN)/mqctl $(BIN)/image/
+	docker build -f Dockerfile -t $(IMAGE) $(BIN)/image
+
+# cluster starts the three-node group of docker-compose.yml (clients on
+# 127.0.0.1:19876-19878); cluster-down removes it with its volumes.
+cluster: image
+	$(COMPOSE) up -d
+
+cluster-down:
+	$(COMPOSE) down -v
 
 clean:
 	rm -rf $(BIN) bench.out

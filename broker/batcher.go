@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 )
 
@@ -11,7 +12,9 @@ import (
 // maxCount units and maxBytes bytes, and applies them all as ONE Raft
 // entry. While that apply is in flight, new callers wait in submit, so
 // the next batch holds everything that arrived meanwhile: the busier the
-// broker, the larger the batches, with at most one apply in flight.
+// broker, the larger the batches. At most depth applies are in flight
+// (each in its own goroutine, owned by run, which waits for them before
+// returning).
 //
 // An item that does not fit the current batch starts the next one. An
 // item whose caller's context is done before it is batched is dropped.
@@ -22,6 +25,8 @@ type batcher[T, R any] struct {
 	measure  func(T) (count, bytes int)
 	apply    func(items []T) ([]R, error) // one result per item
 	stop     <-chan struct{}
+	slots    chan struct{} // one token per apply in flight (cap = depth)
+	flying   sync.WaitGroup
 
 	// waiting counts callers in submit that have not yet handed their item
 	// over (tests use it to know a batch is forming).
@@ -40,8 +45,9 @@ type outcome[R any] struct {
 	err error
 }
 
-func newBatcher[T, R any](maxCount, maxBytes int, measure func(T) (int, int), apply func([]T) ([]R, error), stop <-chan struct{}) *batcher[T, R] {
+func newBatcher[T, R any](maxCount, maxBytes, depth int, measure func(T) (int, int), apply func([]T) ([]R, error), stop <-chan struct{}) *batcher[T, R] {
 	return &batcher[T, R]{
+		slots:    make(chan struct{}, max(depth, 1)),
 		in:       make(chan *pending[T, R]),
 		maxCount: maxCount,
 		maxBytes: maxBytes,
@@ -79,8 +85,20 @@ func (q *batcher[T, R]) submit(ctx context.Context, item T) (R, error) {
 // run is the batching loop; it returns when stop is closed, after the
 // apply in flight, failing items not yet applied with ErrClosed.
 func (q *batcher[T, R]) run() {
+	defer q.flying.Wait()
 	var carry *pending[T, R]
 	for {
+		// Take a pipeline slot before taking the first item: while the
+		// pipeline is full, callers wait in submit, and all of them join
+		// the next batch.
+		select {
+		case q.slots <- struct{}{}:
+		case <-q.stop:
+			if carry != nil {
+				carry.done <- outcome[R]{err: ErrClosed}
+			}
+			return
+		}
 		first := carry
 		carry = nil
 		if first == nil {
@@ -98,9 +116,16 @@ func (q *batcher[T, R]) run() {
 		}
 		batch, next := q.collect(first)
 		carry = next
-		if len(batch) > 0 {
-			q.flush(batch)
+		if len(batch) == 0 {
+			<-q.slots
+			continue
 		}
+		q.flying.Add(1)
+		go func() {
+			defer q.flying.Done()
+			defer func() { <-q.slots }()
+			q.flush(batch)
+		}()
 	}
 }
 

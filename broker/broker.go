@@ -51,8 +51,8 @@ func New(cfg Config, rep Replicator) (*Broker, error) {
 		rr:   make(map[string]uint32),
 		stop: make(chan struct{}),
 	}
-	b.produce = newBatcher(cfg.MaxBatchMessages, cfg.MaxBatchBytes, produceSize, b.applyProduce, b.stop)
-	b.commits = newBatcher(cfg.MaxCommitOffsets, int(^uint(0)>>1), commitSize, b.applyCommits, b.stop)
+	b.produce = newBatcher(cfg.MaxBatchMessages, cfg.MaxBatchBytes, cfg.ProducePipeline, produceSize, b.applyProduce, b.stop)
+	b.commits = newBatcher(cfg.MaxCommitOffsets, int(^uint(0)>>1), 1, commitSize, b.applyCommits, b.stop)
 	b.coord = newCoordinator(b.stop)
 	b.wg.Add(3)
 	go func() { defer b.wg.Done(); b.produce.run() }()

@@ -45,6 +45,15 @@ type Config struct {
 	// Produce request larger than this is refused with ErrRequestTooLarge,
 	// unless it holds a single message (bounded by MessageLimits).
 	MaxBatchBytes int
+	// ProducePipeline is how many produce batches (Raft entries) may be in
+	// flight at once. 1 means strict group commit (the next batch forms
+	// while one apply runs); more lets Raft write several entries with one
+	// log fsync and one AppendEntries, which is what fills the disk when
+	// the commit latency is an fsync on two machines. Requests in flight
+	// at the same time have no order between them; one client's
+	// sequential sends keep theirs.
+	ProducePipeline int
+
 	// MaxCommitOffsets bounds the offsets of one CommitOffsets request and
 	// of one batched offset-commit Raft entry.
 	MaxCommitOffsets int
@@ -93,6 +102,7 @@ func DefaultConfig() Config {
 		MaxBatchMessages:     DefaultMaxBatchMessages,
 		MaxBatchBytes:        DefaultMaxBatchBytes,
 		MaxCommitOffsets:     4096,
+		ProducePipeline:      4,
 		ApplyTimeout:         10 * time.Second,
 		MessageLimits:        store.DefaultOptions(),
 		MaxFetchWait:         30 * time.Second,
@@ -125,6 +135,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxBatchMessages, d.MaxBatchMessages)
 	setDefault(&c.MaxBatchBytes, d.MaxBatchBytes)
 	setDefault(&c.MaxCommitOffsets, d.MaxCommitOffsets)
+	setDefault(&c.ProducePipeline, d.ProducePipeline)
 	setDefault(&c.ApplyTimeout, d.ApplyTimeout)
 	setDefault(&c.MessageLimits.MaxMessageSize, d.MessageLimits.MaxMessageSize)
 	setDefault(&c.MessageLimits.MaxPropertiesSize, d.MessageLimits.MaxPropertiesSize)
@@ -171,7 +182,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("broker: DefaultQueues %d must be in [1, MaxQueuesPerTopic=%d]", c.DefaultQueues, c.MaxQueuesPerTopic)
 	case c.MaxQueuesPerTopic > store.MaxQueueID+1:
 		return fmt.Errorf("broker: MaxQueuesPerTopic %d above %d", c.MaxQueuesPerTopic, store.MaxQueueID+1)
-	case c.MaxBatchMessages <= 0 || c.MaxBatchBytes <= 0 || c.MaxCommitOffsets <= 0:
+	case c.MaxBatchMessages <= 0 || c.MaxBatchBytes <= 0 || c.MaxCommitOffsets <= 0 || c.ProducePipeline <= 0:
 		return fmt.Errorf("broker: batch limits must be positive")
 	case c.ApplyTimeout <= 0 || c.MaxFetchWait <= 0:
 		return fmt.Errorf("broker: ApplyTimeout and MaxFetchWait must be positive")

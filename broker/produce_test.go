@@ -44,6 +44,31 @@ func produceConcurrently(t *testing.T, b *Broker, n, per int) func() [][]SendRes
 	}
 }
 
+// TestProducePipeline: with ProducePipeline 2, a second entry goes to Raft
+// while the first is in flight, and callers arriving while both are in
+// flight share the third.
+func TestProducePipeline(t *testing.T) {
+	b, f := newTestBroker(t, func(c *Config) { c.ProducePipeline = 2 })
+	mustCreate(t, b, "T", 1)
+	release := f.Hold()
+	defer release()
+	first := produceConcurrently(t, b, 1, 1)
+	<-f.Entered()
+	second := produceConcurrently(t, b, 1, 1)
+	<-f.Entered() // two entries in flight at once
+	rest := produceConcurrently(t, b, 5, 2)
+	waitFor(t, 5*time.Second, "callers queued behind a full pipeline", func() bool {
+		return b.produce.waiting.Load() == 5
+	})
+	release()
+	first()
+	second()
+	rest()
+	if got := f.ProduceCalls(); !slices.Equal(got, []int{1, 1, 10}) {
+		t.Fatalf("Produce calls %v, want [1 1 10]", got)
+	}
+}
+
 func TestProduceGroupCommit(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -58,7 +83,7 @@ func TestProduceGroupCommit(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b, f := newTestBroker(t, func(c *Config) { c.MaxBatchMessages = tc.maxMsgs })
+			b, f := newTestBroker(t, func(c *Config) { c.MaxBatchMessages, c.ProducePipeline = tc.maxMsgs, 1 })
 			mustCreate(t, b, "T", 1)
 			release := f.Hold()
 			defer release()

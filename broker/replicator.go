@@ -41,6 +41,9 @@ type Replicator interface {
 	Servers() ([]raftfsm.Peer, error)
 	// TransferLeadership hands leadership to targetID ("" = any voter).
 	TransferLeadership(targetID string) error
+	// RemoveServer removes server id from the Raft configuration (leader
+	// only).
+	RemoveServer(id string) error
 	// Close shuts the replica down, transferring leadership first when it
 	// leads.
 	Close() error

@@ -134,7 +134,7 @@ func (c *cluster) sameLogs(topic string, queues uint32) {
 			ref = append(ref, n)
 		}
 	}
-	waitFor(c.t, 15*time.Second, "replicas to converge", func() bool {
+	waitFor(c.t, 30*time.Second, "replicas to converge", func() bool {
 		end := ref[0].Store().MaxCommitLogOffset()
 		for _, n := range ref[1:] {
 			if n.Store().MaxCommitLogOffset() != end {
@@ -291,7 +291,7 @@ func TestWipedFollowerIsRebuiltBySnapshot(t *testing.T) {
 	})
 	// Wait until the leader has compacted its log past the start, so the
 	// wiped follower can only catch up through a snapshot install.
-	waitFor(t, 10*time.Second, "log compaction", func() bool {
+	waitFor(t, 30*time.Second, "log compaction", func() bool {
 		if err := l.Snapshot(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
 			t.Logf("snapshot: %v", err)
 		}
@@ -300,7 +300,7 @@ func TestWipedFollowerIsRebuiltBySnapshot(t *testing.T) {
 	})
 	c.cfgs[f].Bootstrap = false
 	c.start(f)
-	waitFor(t, 15*time.Second, "follower rebuilt", func() bool {
+	waitFor(t, 30*time.Second, "follower rebuilt", func() bool {
 		return c.nodes[f].Store().MaxCommitLogOffset() > 0 && c.nodes[f].Store().MaxOffset("t", 0) > 150
 	})
 	close(stop)

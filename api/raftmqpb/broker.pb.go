@@ -2419,6 +2419,95 @@ func (x *TransferLeadershipResponse) GetNewLeaderId() string {
 	return ""
 }
 
+type RemoveNodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeRequest) Reset() {
+	*x = RemoveNodeRequest{}
+	mi := &file_raftmq_v1_broker_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeRequest) ProtoMessage() {}
+
+func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_raftmq_v1_broker_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
+func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *RemoveNodeRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+type RemoveNodeResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// removed is false when node_id was not in the configuration.
+	Removed       bool `protobuf:"varint,1,opt,name=removed,proto3" json:"removed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeResponse) Reset() {
+	*x = RemoveNodeResponse{}
+	mi := &file_raftmq_v1_broker_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeResponse) ProtoMessage() {}
+
+func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_raftmq_v1_broker_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
+func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *RemoveNodeResponse) GetRemoved() bool {
+	if x != nil {
+		return x.Removed
+	}
+	return false
+}
+
 var File_raftmq_v1_broker_proto protoreflect.FileDescriptor
 
 const file_raftmq_v1_broker_proto_rawDesc = "" +
@@ -2588,7 +2677,11 @@ const file_raftmq_v1_broker_proto_rawDesc = "" +
 	"\x19TransferLeadershipRequest\x12$\n" +
 	"\x0etarget_node_id\x18\x01 \x01(\tR\ftargetNodeId\"@\n" +
 	"\x1aTransferLeadershipResponse\x12\"\n" +
-	"\rnew_leader_id\x18\x01 \x01(\tR\vnewLeaderId*\x84\x01\n" +
+	"\rnew_leader_id\x18\x01 \x01(\tR\vnewLeaderId\",\n" +
+	"\x11RemoveNodeRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\".\n" +
+	"\x12RemoveNodeResponse\x12\x18\n" +
+	"\aremoved\x18\x01 \x01(\bR\aremoved*\x84\x01\n" +
 	"\vFetchStatus\x12\x1c\n" +
 	"\x18FETCH_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12FETCH_STATUS_FOUND\x10\x01\x12 \n" +
@@ -2602,7 +2695,7 @@ const file_raftmq_v1_broker_proto_rawDesc = "" +
 	"\x1aSTART_POSITION_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17START_POSITION_EARLIEST\x10\x01\x12\x19\n" +
 	"\x15START_POSITION_LATEST\x10\x02\x12\x1c\n" +
-	"\x18START_POSITION_TIMESTAMP\x10\x032\x85\t\n" +
+	"\x18START_POSITION_TIMESTAMP\x10\x032\xd0\t\n" +
 	"\x06Broker\x12@\n" +
 	"\aProduce\x12\x19.raftmq.v1.ProduceRequest\x1a\x1a.raftmq.v1.ProduceResponse\x12:\n" +
 	"\x05Fetch\x12\x17.raftmq.v1.FetchRequest\x1a\x18.raftmq.v1.FetchResponse\x12L\n" +
@@ -2623,7 +2716,9 @@ const file_raftmq_v1_broker_proto_rawDesc = "" +
 	"\n" +
 	"QueryByKey\x12\x1c.raftmq.v1.QueryByKeyRequest\x1a\x1d.raftmq.v1.QueryByKeyResponse\x12R\n" +
 	"\rClusterStatus\x12\x1f.raftmq.v1.ClusterStatusRequest\x1a .raftmq.v1.ClusterStatusResponse\x12a\n" +
-	"\x12TransferLeadership\x12$.raftmq.v1.TransferLeadershipRequest\x1a%.raftmq.v1.TransferLeadershipResponseB'Z%github.com/raftmq/raftmq/api/raftmqpbb\x06proto3"
+	"\x12TransferLeadership\x12$.raftmq.v1.TransferLeadershipRequest\x1a%.raftmq.v1.TransferLeadershipResponse\x12I\n" +
+	"\n" +
+	"RemoveNode\x12\x1c.raftmq.v1.RemoveNodeRequest\x1a\x1d.raftmq.v1.RemoveNodeResponseB'Z%github.com/raftmq/raftmq/api/raftmqpbb\x06proto3"
 
 var (
 	file_raftmq_v1_broker_proto_rawDescOnce sync.Once
@@ -2638,7 +2733,7 @@ func file_raftmq_v1_broker_proto_rawDescGZIP() []byte {
 }
 
 var file_raftmq_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_raftmq_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_raftmq_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_raftmq_v1_broker_proto_goTypes = []any{
 	(FetchStatus)(0),                   // 0: raftmq.v1.FetchStatus
 	(ConsumeMode)(0),                   // 1: raftmq.v1.ConsumeMode
@@ -2682,12 +2777,14 @@ var file_raftmq_v1_broker_proto_goTypes = []any{
 	(*ClusterStatusResponse)(nil),      // 39: raftmq.v1.ClusterStatusResponse
 	(*TransferLeadershipRequest)(nil),  // 40: raftmq.v1.TransferLeadershipRequest
 	(*TransferLeadershipResponse)(nil), // 41: raftmq.v1.TransferLeadershipResponse
-	nil,                                // 42: raftmq.v1.Message.PropertiesEntry
-	nil,                                // 43: raftmq.v1.ProduceMessage.PropertiesEntry
+	(*RemoveNodeRequest)(nil),          // 42: raftmq.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),         // 43: raftmq.v1.RemoveNodeResponse
+	nil,                                // 44: raftmq.v1.Message.PropertiesEntry
+	nil,                                // 45: raftmq.v1.ProduceMessage.PropertiesEntry
 }
 var file_raftmq_v1_broker_proto_depIdxs = []int32{
-	42, // 0: raftmq.v1.Message.properties:type_name -> raftmq.v1.Message.PropertiesEntry
-	43, // 1: raftmq.v1.ProduceMessage.properties:type_name -> raftmq.v1.ProduceMessage.PropertiesEntry
+	44, // 0: raftmq.v1.Message.properties:type_name -> raftmq.v1.Message.PropertiesEntry
+	45, // 1: raftmq.v1.ProduceMessage.properties:type_name -> raftmq.v1.ProduceMessage.PropertiesEntry
 	4,  // 2: raftmq.v1.ProduceRequest.messages:type_name -> raftmq.v1.ProduceMessage
 	6,  // 3: raftmq.v1.ProduceResponse.results:type_name -> raftmq.v1.SendResult
 	0,  // 4: raftmq.v1.FetchResponse.status:type_name -> raftmq.v1.FetchStatus
@@ -2720,23 +2817,25 @@ var file_raftmq_v1_broker_proto_depIdxs = []int32{
 	35, // 31: raftmq.v1.Broker.QueryByKey:input_type -> raftmq.v1.QueryByKeyRequest
 	37, // 32: raftmq.v1.Broker.ClusterStatus:input_type -> raftmq.v1.ClusterStatusRequest
 	40, // 33: raftmq.v1.Broker.TransferLeadership:input_type -> raftmq.v1.TransferLeadershipRequest
-	7,  // 34: raftmq.v1.Broker.Produce:output_type -> raftmq.v1.ProduceResponse
-	9,  // 35: raftmq.v1.Broker.Fetch:output_type -> raftmq.v1.FetchResponse
-	12, // 36: raftmq.v1.Broker.CreateTopic:output_type -> raftmq.v1.CreateTopicResponse
-	14, // 37: raftmq.v1.Broker.DeleteTopic:output_type -> raftmq.v1.DeleteTopicResponse
-	17, // 38: raftmq.v1.Broker.DescribeTopic:output_type -> raftmq.v1.DescribeTopicResponse
-	19, // 39: raftmq.v1.Broker.ListTopics:output_type -> raftmq.v1.ListTopicsResponse
-	22, // 40: raftmq.v1.Broker.Heartbeat:output_type -> raftmq.v1.HeartbeatResponse
-	24, // 41: raftmq.v1.Broker.LeaveGroup:output_type -> raftmq.v1.LeaveGroupResponse
-	27, // 42: raftmq.v1.Broker.CommitOffsets:output_type -> raftmq.v1.CommitOffsetsResponse
-	29, // 43: raftmq.v1.Broker.GetOffsets:output_type -> raftmq.v1.GetOffsetsResponse
-	32, // 44: raftmq.v1.Broker.GroupLag:output_type -> raftmq.v1.GroupLagResponse
-	34, // 45: raftmq.v1.Broker.GetMessage:output_type -> raftmq.v1.GetMessageResponse
-	36, // 46: raftmq.v1.Broker.QueryByKey:output_type -> raftmq.v1.QueryByKeyResponse
-	39, // 47: raftmq.v1.Broker.ClusterStatus:output_type -> raftmq.v1.ClusterStatusResponse
-	41, // 48: raftmq.v1.Broker.TransferLeadership:output_type -> raftmq.v1.TransferLeadershipResponse
-	34, // [34:49] is the sub-list for method output_type
-	19, // [19:34] is the sub-list for method input_type
+	42, // 34: raftmq.v1.Broker.RemoveNode:input_type -> raftmq.v1.RemoveNodeRequest
+	7,  // 35: raftmq.v1.Broker.Produce:output_type -> raftmq.v1.ProduceResponse
+	9,  // 36: raftmq.v1.Broker.Fetch:output_type -> raftmq.v1.FetchResponse
+	12, // 37: raftmq.v1.Broker.CreateTopic:output_type -> raftmq.v1.CreateTopicResponse
+	14, // 38: raftmq.v1.Broker.DeleteTopic:output_type -> raftmq.v1.DeleteTopicResponse
+	17, // 39: raftmq.v1.Broker.DescribeTopic:output_type -> raftmq.v1.DescribeTopicResponse
+	19, // 40: raftmq.v1.Broker.ListTopics:output_type -> raftmq.v1.ListTopicsResponse
+	22, // 41: raftmq.v1.Broker.Heartbeat:output_type -> raftmq.v1.HeartbeatResponse
+	24, // 42: raftmq.v1.Broker.LeaveGroup:output_type -> raftmq.v1.LeaveGroupResponse
+	27, // 43: raftmq.v1.Broker.CommitOffsets:output_type -> raftmq.v1.CommitOffsetsResponse
+	29, // 44: raftmq.v1.Broker.GetOffsets:output_type -> raftmq.v1.GetOffsetsResponse
+	32, // 45: raftmq.v1.Broker.GroupLag:output_type -> raftmq.v1.GroupLagResponse
+	34, // 46: raftmq.v1.Broker.GetMessage:output_type -> raftmq.v1.GetMessageResponse
+	36, // 47: raftmq.v1.Broker.QueryByKey:output_type -> raftmq.v1.QueryByKeyResponse
+	39, // 48: raftmq.v1.Broker.ClusterStatus:output_type -> raftmq.v1.ClusterStatusResponse
+	41, // 49: raftmq.v1.Broker.TransferLeadership:output_type -> raftmq.v1.TransferLeadershipResponse
+	43, // 50: raftmq.v1.Broker.RemoveNode:output_type -> raftmq.v1.RemoveNodeResponse
+	35, // [35:51] is the sub-list for method output_type
+	19, // [19:35] is the sub-list for method input_type
 	19, // [19:19] is the sub-list for extension type_name
 	19, // [19:19] is the sub-list for extension extendee
 	0,  // [0:19] is the sub-list for field type_name
@@ -2753,7 +2852,7 @@ func file_raftmq_v1_broker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_raftmq_v1_broker_proto_rawDesc), len(file_raftmq_v1_broker_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   41,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

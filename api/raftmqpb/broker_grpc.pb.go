@@ -48,6 +48,7 @@ const (
 	Broker_QueryByKey_FullMethodName         = "/raftmq.v1.Broker/QueryByKey"
 	Broker_ClusterStatus_FullMethodName      = "/raftmq.v1.Broker/ClusterStatus"
 	Broker_TransferLeadership_FullMethodName = "/raftmq.v1.Broker/TransferLeadership"
+	Broker_RemoveNode_FullMethodName         = "/raftmq.v1.Broker/RemoveNode"
 )
 
 // BrokerClient is the client API for Broker service.
@@ -86,6 +87,10 @@ type BrokerClient interface {
 	// TransferLeadership asks the group leader to hand leadership to another
 	// voter (to target_node_id if set).
 	TransferLeadership(ctx context.Context, in *TransferLeadershipRequest, opts ...grpc.CallOption) (*TransferLeadershipResponse, error)
+	// RemoveNode asks the group leader to remove node_id from the group's
+	// Raft configuration (an operator's decision for a node that is gone for
+	// good). Removing an id that is not in the configuration succeeds.
+	RemoveNode(ctx context.Context, in *RemoveNodeRequest, opts ...grpc.CallOption) (*RemoveNodeResponse, error)
 }
 
 type brokerClient struct {
@@ -246,6 +251,16 @@ func (c *brokerClient) TransferLeadership(ctx context.Context, in *TransferLeade
 	return out, nil
 }
 
+func (c *brokerClient) RemoveNode(ctx context.Context, in *RemoveNodeRequest, opts ...grpc.CallOption) (*RemoveNodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveNodeResponse)
+	err := c.cc.Invoke(ctx, Broker_RemoveNode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BrokerServer is the server API for Broker service.
 // All implementations must embed UnimplementedBrokerServer
 // for forward compatibility.
@@ -282,6 +297,10 @@ type BrokerServer interface {
 	// TransferLeadership asks the group leader to hand leadership to another
 	// voter (to target_node_id if set).
 	TransferLeadership(context.Context, *TransferLeadershipRequest) (*TransferLeadershipResponse, error)
+	// RemoveNode asks the group leader to remove node_id from the group's
+	// Raft configuration (an operator's decision for a node that is gone for
+	// good). Removing an id that is not in the configuration succeeds.
+	RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error)
 	mustEmbedUnimplementedBrokerServer()
 }
 
@@ -336,6 +355,9 @@ func (UnimplementedBrokerServer) ClusterStatus(context.Context, *ClusterStatusRe
 }
 func (UnimplementedBrokerServer) TransferLeadership(context.Context, *TransferLeadershipRequest) (*TransferLeadershipResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method TransferLeadership not implemented")
+}
+func (UnimplementedBrokerServer) RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveNode not implemented")
 }
 func (UnimplementedBrokerServer) mustEmbedUnimplementedBrokerServer() {}
 func (UnimplementedBrokerServer) testEmbeddedByValue()                {}
@@ -628,6 +650,24 @@ func _Broker_TransferLeadership_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Broker_RemoveNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveNodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BrokerServer).RemoveNode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Broker_RemoveNode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BrokerServer).RemoveNode(ctx, req.(*RemoveNodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Broker_ServiceDesc is the grpc.ServiceDesc for Broker service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -694,6 +734,10 @@ var Broker_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "TransferLeadership",
 			Handler:    _Broker_TransferLeadership_Handler,
+		},
+		{
+			MethodName: "RemoveNode",
+			Handler:    _Broker_RemoveNode_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

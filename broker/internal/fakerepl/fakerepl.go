@@ -367,6 +367,17 @@ func (f *Fake) TransferLeadership(target string) error {
 	return nil
 }
 
+// RemoveServer implements broker.Replicator: it drops id from Servers.
+func (f *Fake) RemoveServer(id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.leader {
+		return raftfsm.ErrNotLeader
+	}
+	f.servers = slices.DeleteFunc(f.servers, func(p raftfsm.Peer) bool { return p.ID == id })
+	return nil
+}
+
 // Close implements broker.Replicator.
 func (f *Fake) Close() error {
 	f.mu.Lock()

@@ -8,6 +8,8 @@ import (
 	"slices"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	pb "github.com/raftmq/raftmq/api/raftmqpb"
 	"github.com/raftmq/raftmq/client"
@@ -15,7 +17,7 @@ import (
 
 func newClusterCmd(g *globals) *cobra.Command {
 	cmd := groupCmd("cluster", "Show and steer the broker groups")
-	cmd.AddCommand(newClusterStatusCmd(g), newClusterTransferCmd(g))
+	cmd.AddCommand(newClusterStatusCmd(g), newClusterTransferCmd(g), newClusterRemoveNodeCmd(g))
 	return cmd
 }
 
@@ -176,4 +178,60 @@ func newClusterTransferCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&to, "to", "", "node id of the new leader (default: any voter)")
 	return cmd
+}
+
+// removeJSON is the stable JSON shape of remove-node.
+type removeJSON struct {
+	NodeID  string `json:"node_id"`
+	Removed bool   `json:"removed"`
+}
+
+func newClusterRemoveNodeCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove-node NODE_ID",
+		Short: "Remove a node that is gone for good from its broker group's Raft configuration",
+		Long: `remove-node asks the leader of the broker group of the first --server
+address (which forwards the call) to remove NODE_ID from the group's Raft
+configuration. Use it for a node that will not come back: until it is
+removed it still counts towards the group's quorum. Nodes are never removed
+automatically unless the daemons run with --dead-node-timeout.
+
+Removing a node that is not in the configuration succeeds and says so; the
+leader itself cannot be removed (transfer leadership first). A removed node
+that is started again is added back by the leader when it gossips.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			addrs, err := g.addrs()
+			if err != nil {
+				return err
+			}
+			removed, err := removeNode(cmd.Context(), g, addrs[0], args[0])
+			if err != nil {
+				return failure(fmt.Errorf("remove-node %s: %w", args[0], err))
+			}
+			if g.json {
+				return asFailure(writeJSON(cmd.OutOrStdout(), removeJSON{NodeID: args[0], Removed: removed}))
+			}
+			msg := "removed %s from its group\n"
+			if !removed {
+				msg = "%s is not in the group's configuration; nothing to remove\n"
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), msg, args[0])
+			return asFailure(err)
+		},
+	}
+}
+
+// removeNode calls RemoveNode on addr (the protocol's client has no
+// wrapper for it: it is an operator's call, not an application's).
+func removeNode(ctx context.Context, g *globals, addr, id string) (bool, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, g.timeout)
+	defer cancel()
+	resp, err := pb.NewBrokerClient(conn).RemoveNode(ctx, &pb.RemoveNodeRequest{NodeId: id})
+	return resp.GetRemoved(), err
 }

@@ -91,12 +91,12 @@ func asFailure(err error) error {
 	return failure(err)
 }
 
-// topicHint adds a hint to an error saying that topic does not exist: the
-// client looks a topic's route up before producing or consuming, so a
-// missing topic fails there even where the broker would auto-create it.
+// topicHint adds a hint to an error saying that topic does not exist (a
+// broker that does not auto-create topics refused a produce, or a consumer
+// looked up a missing topic).
 func topicHint(err error, topic string) error {
 	var ce *client.Error
-	if errors.As(err, &ce) && ce.Method == "DescribeTopic" && errors.Is(err, client.ErrNotFound) {
+	if errors.As(err, &ce) && (ce.Method == "DescribeTopic" || ce.Method == "Produce") && errors.Is(err, client.ErrNotFound) {
 		return fmt.Errorf("%w\n(create the topic first: mqctl topic create %s --queues N)", err, topic)
 	}
 	return err

@@ -3,11 +3,13 @@ package daemon
 import (
 	"bytes"
 	"cmp"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -41,6 +43,26 @@ type Config struct {
 	// Bootstrap forms the group from Peers when no Raft state exists; nil
 	// means true without Peers, false with them.
 	Bootstrap *bool `yaml:"bootstrap"`
+	// GossipAddr is the host:port gossip (membership) binds to, TCP and
+	// UDP. Gossip is on when it, Join or BootstrapExpect is set; then an
+	// empty GossipAddr means DefaultGossipAddr.
+	GossipAddr string `yaml:"gossip-addr"`
+	// GossipAdvertise is the host:port other nodes reach this node's
+	// gossip on; a host name is resolved to an IP address at startup.
+	// Empty means derived from GossipAddr.
+	GossipAdvertise string `yaml:"gossip-advertise"`
+	// Join lists seed gossip addresses (host:port); joining retries with
+	// backoff until a seed answers. May include this node.
+	Join []string `yaml:"join"`
+	// BootstrapExpect forms a new group once this many empty nodes of the
+	// group are alive in gossip (0: never bootstrap through gossip).
+	BootstrapExpect int `yaml:"bootstrap-expect"`
+	// GossipKey is a base64 AES key (16, 24 or 32 bytes) encrypting
+	// gossip; empty disables encryption.
+	GossipKey string `yaml:"gossip-key"`
+	// DeadNodeTimeout makes the group leader remove a Raft server that
+	// gossip has shown dead or gone for this long; 0 never removes one.
+	DeadNodeTimeout time.Duration `yaml:"dead-node-timeout"`
 	// Flush is the CommitLog flush mode, sync or async.
 	Flush string `yaml:"flush"`
 	// Retention deletes CommitLog segments older than this; 0 keeps them.
@@ -83,7 +105,7 @@ func parseConfig(args []string, stderr io.Writer) (Config, bool, error) {
 	}
 	fs := flag.NewFlagSet("raftmq", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var configPath, peers string
+	var configPath, peers, join string
 	var bootstrap, version bool
 	fs.StringVar(&configPath, "config", "", "YAML configuration `file` (keys named like the flags)")
 	fs.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "this node's `id` in its group")
@@ -95,6 +117,12 @@ func parseConfig(args []string, stderr io.Writer) (Config, bool, error) {
 	fs.StringVar(&cfg.RaftAdvertise, "raft-advertise", cfg.RaftAdvertise, "Raft `address` others dial (default: --raft-addr)")
 	fs.StringVar(&peers, "peers", strings.Join(cfg.Peers, ","), "static group members, `id=raftAddr=grpcAddr,...`")
 	fs.BoolVar(&bootstrap, "bootstrap", cfg.Bootstrap != nil && *cfg.Bootstrap, "form the group from --peers if no Raft state exists (default: true without --peers)")
+	fs.StringVar(&cfg.GossipAddr, "gossip-addr", cfg.GossipAddr, "gossip bind `address`, TCP and UDP (default "+DefaultGossipAddr+" when gossip is on: with this flag, --join or --bootstrap-expect)")
+	fs.StringVar(&cfg.GossipAdvertise, "gossip-advertise", cfg.GossipAdvertise, "gossip `address` others reach this node on (host names are resolved)")
+	fs.StringVar(&join, "join", strings.Join(cfg.Join, ","), "seed gossip `addresses`, host:port,... (retried until one answers)")
+	fs.IntVar(&cfg.BootstrapExpect, "bootstrap-expect", cfg.BootstrapExpect, "form a new group once `N` empty nodes of it are alive in gossip")
+	fs.StringVar(&cfg.GossipKey, "gossip-key", cfg.GossipKey, "base64 gossip encryption `key` of 16, 24 or 32 bytes (default: none)")
+	fs.DurationVar(&cfg.DeadNodeTimeout, "dead-node-timeout", cfg.DeadNodeTimeout, "leader removes a Raft server gone from gossip this `long` (0 never)")
 	fs.StringVar(&cfg.Flush, "flush", cfg.Flush, "CommitLog flush `mode`: sync or async")
 	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "delete messages older than this `duration` (0 keeps them)")
 	fs.BoolVar(&cfg.AutoCreateTopics, "auto-create-topics", cfg.AutoCreateTopics, "create unknown topics on first use")
@@ -112,6 +140,8 @@ func parseConfig(args []string, stderr io.Writer) (Config, bool, error) {
 		switch f.Name {
 		case "peers":
 			cfg.Peers = splitList(peers)
+		case "join":
+			cfg.Join = splitList(join)
 		case "bootstrap":
 			cfg.Bootstrap = &bootstrap
 		}
@@ -178,8 +208,68 @@ func (c Config) validate() error {
 	if c.Retention < 0 || c.ShutdownTimeout <= 0 {
 		return errors.New("retention must not be negative and shutdown-timeout must be positive")
 	}
-	_, err := c.peers()
-	return err
+	if _, err := c.peers(); err != nil {
+		return err
+	}
+	return c.validateGossip()
+}
+
+// DefaultGossipAddr is the gossip bind address when gossip is on and
+// --gossip-addr is not given.
+const DefaultGossipAddr = "0.0.0.0:7946"
+
+// gossip reports whether membership (gossip) is on.
+func (c Config) gossip() bool {
+	return c.GossipAddr != "" || len(c.Join) > 0 || c.BootstrapExpect > 0
+}
+
+// gossipBind is the gossip bind address.
+func (c Config) gossipBind() string { return cmp.Or(c.GossipAddr, DefaultGossipAddr) }
+
+// validateGossip checks the gossip settings and how they combine with the
+// static ones.
+func (c Config) validateGossip() error {
+	switch {
+	case c.BootstrapExpect < 0:
+		return fmt.Errorf("bootstrap-expect %d must not be negative", c.BootstrapExpect)
+	case c.DeadNodeTimeout < 0:
+		return fmt.Errorf("dead-node-timeout %v must not be negative", c.DeadNodeTimeout)
+	case c.BootstrapExpect > 0 && (len(c.Peers) > 0 || c.Bootstrap != nil && *c.Bootstrap):
+		return errors.New("bootstrap-expect forms the group through gossip: do not combine it with --peers or --bootstrap")
+	}
+	if _, err := c.gossipKey(); err != nil {
+		return err
+	}
+	if !c.gossip() {
+		if c.GossipAdvertise != "" || c.GossipKey != "" || c.DeadNodeTimeout > 0 {
+			return errors.New("gossip-advertise, gossip-key and dead-node-timeout need gossip (--gossip-addr, --join or --bootstrap-expect)")
+		}
+		return nil
+	}
+	for _, a := range append([]string{c.gossipBind(), c.raftAdvertise()}, c.Join...) {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("gossip: address %q: %w", a, err)
+		}
+	}
+	if _, port, _ := net.SplitHostPort(c.raftAdvertise()); port == "0" {
+		return errors.New("gossip needs a fixed Raft port (--raft-addr or --raft-advertise with a port other than 0)")
+	}
+	return nil
+}
+
+// gossipKey decodes GossipKey; nil when empty.
+func (c Config) gossipKey() ([]byte, error) {
+	if c.GossipKey == "" {
+		return nil, nil
+	}
+	key, err := base64.StdEncoding.DecodeString(c.GossipKey)
+	if err != nil {
+		return nil, fmt.Errorf("gossip-key: not base64: %w", err)
+	}
+	if n := len(key); n != 16 && n != 24 && n != 32 {
+		return nil, fmt.Errorf("gossip-key: %d bytes, want 16, 24 or 32", n)
+	}
+	return key, nil
 }
 
 func (c Config) level() (slog.Level, error) {
@@ -214,12 +304,15 @@ func (c Config) peers() ([]peer, error) {
 	return out, nil
 }
 
-// bootstrap reports whether to form the group when no Raft state exists.
+// bootstrap reports whether to form the group from the static
+// configuration when no Raft state exists. With gossip it is only an
+// explicit --bootstrap (a group grows through --bootstrap-expect or by
+// being added by its leader); without, it defaults to true without peers.
 func (c Config) bootstrap() bool {
 	if c.Bootstrap != nil {
 		return *c.Bootstrap
 	}
-	return len(c.Peers) == 0
+	return len(c.Peers) == 0 && !c.gossip()
 }
 
 func (c Config) grpcAdvertise() string { return cmp.Or(c.GRPCAdvertise, c.GRPCAddr) }

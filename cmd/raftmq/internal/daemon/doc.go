@@ -17,6 +17,12 @@
 //	raft-advertise: n1.example:9877
 //	peers: ["n1=n1.example:9877=n1.example:9876", "n2=...", "n3=..."]
 //	bootstrap: true
+//	gossip-addr: 0.0.0.0:7946
+//	gossip-advertise: n1.example:7946
+//	join: ["n1.example:7946", "n2.example:7946", "n3.example:7946"]
+//	bootstrap-expect: 3
+//	gossip-key: <base64 of 16, 24 or 32 bytes>
+//	dead-node-timeout: 0s
 //	flush: async
 //	retention: 72h
 //	auto-create-topics: false
@@ -34,4 +40,31 @@
 // them. With static peers, give every founding node --bootstrap and the
 // same --peers: hashicorp/raft accepts identical bootstrap configurations
 // on every founder.
+//
+// # Gossip
+//
+// With --gossip-addr, --join or --bootstrap-expect the node runs
+// membership (hashicorp/memberlist, package membership) on --gossip-addr
+// (default 0.0.0.0:7946 then; without any of the three, gossip is off and
+// the static behaviour above is unchanged, so several static daemons can
+// share a host). Advertised host names (--raft-advertise,
+// --gossip-advertise) are resolved to IP addresses at startup, retried for
+// up to a minute because container DNS may lag.
+//
+// A node without Raft state started with --bootstrap-expect N waits until
+// membership.BootstrapPeers says it is one of the N founders and then
+// bootstraps with them; if the group already has state (or this node is
+// not among the founders) it opens Raft without bootstrapping and waits to
+// be added. A node that has Raft state never bootstraps. Once Raft has
+// state the node gossips HasRaftState.
+//
+// While the node leads its group, a loop (on membership events and every
+// two seconds) adds alive members of the group as voters
+// (membership.Reconciler). Servers missing from gossip are logged and
+// removed only with --dead-node-timeout > 0 once missing that long;
+// otherwise an operator removes them with `mqctl cluster remove-node`.
+// The broker's Directory comes from gossip (dead members keep their last
+// known addresses, so cluster status lists them as unreachable), then
+// --peers. On shutdown the node leaves the gossip cluster after the broker
+// has closed.
 package daemon

@@ -64,24 +64,40 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 // serve starts the node and serves until ctx ends, then shuts down.
 func serve(ctx context.Context, cfg Config, version string, log *slog.Logger) error {
 	peers, _ := cfg.peers() // validated
-	node, err := raftfsm.Open(raftConfig(cfg, peers, log))
+	rc := raftConfig(cfg, peers, log)
+	g, err := prepareRaft(ctx, cfg, version, &rc, log)
 	if err != nil {
-		return fmt.Errorf("open raft node: %w", err)
+		if ctx.Err() != nil {
+			log.Info("raftmq stopped before Raft started", "cause", context.Cause(ctx))
+			return nil
+		}
+		return err
 	}
-	b, err := broker.New(brokerConfig(cfg, peers, log), node)
+	node, err := raftfsm.Open(rc)
 	if err != nil {
-		return errors.Join(fmt.Errorf("start broker: %w", err), node.Close())
+		return errors.Join(fmt.Errorf("open raft node: %w", err), g.close())
+	}
+	bc := brokerConfig(cfg, peers, log)
+	if g != nil {
+		bc.Directory = g.directory(peers)
+	}
+	b, err := broker.New(bc, node)
+	if err != nil {
+		return errors.Join(fmt.Errorf("start broker: %w", err), node.Close(), g.close())
 	}
 	lis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
-		return errors.Join(fmt.Errorf("listen for gRPC: %w", err), b.Close())
+		return errors.Join(fmt.Errorf("listen for gRPC: %w", err), b.Close(), g.close())
 	}
 	gs, srv := api.NewServer(b, api.Options{Logger: log})
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
+	if g != nil {
+		g.start(node)
+	}
 	log.Info("raftmq started", "version", version, "node", cfg.NodeID, "group", cfg.Group,
 		"grpc", lis.Addr().String(), "raft", node.RaftAddr(), "data_dir", cfg.DataDir,
-		"bootstrap", cfg.bootstrap(), "peers", len(peers), "auto_create_topics", cfg.AutoCreateTopics)
+		"bootstrap", rc.Bootstrap, "peers", len(rc.Peers), "gossip", cfg.gossip(), "auto_create_topics", cfg.AutoCreateTopics)
 
 	var serveErr error
 	select {
@@ -90,7 +106,45 @@ func serve(ctx context.Context, cfg Config, version string, log *slog.Logger) er
 	case serveErr = <-served:
 		log.Error("gRPC server stopped", "err", serveErr)
 	}
-	return errors.Join(serveErr, shutdown(cfg, gs, srv, b, log))
+	g.stopLoop()
+	errShutdown := shutdown(cfg, gs, srv, b, log)
+	return errors.Join(serveErr, errShutdown, g.close())
+}
+
+// prepareRaft resolves the Raft advertise address (retrying while the
+// name does not resolve yet) and, with gossip, starts membership and
+// decides how Raft is opened: a node that has Raft state reopens it; a
+// node without under --bootstrap-expect waits for the founders and
+// bootstraps with them, or waits to be added by the leader. It returns
+// the started gossip, nil without gossip.
+func prepareRaft(ctx context.Context, cfg Config, version string, rc *raftfsm.Config, log *slog.Logger) (*gossip, error) {
+	if rc.RaftAdvertise != "" || cfg.gossip() {
+		adv, err := resolveHostPort(ctx, cfg.raftAdvertise(), log)
+		if err != nil {
+			return nil, fmt.Errorf("raft advertise address: %w", err)
+		}
+		rc.RaftAdvertise = adv
+	}
+	if !cfg.gossip() {
+		return nil, nil
+	}
+	hasState, err := raftfsm.HasState(*rc)
+	if err != nil {
+		return nil, fmt.Errorf("read raft state: %w", err)
+	}
+	g, err := startGossip(ctx, cfg, version, rc.RaftAdvertise, hasState, log)
+	if err != nil {
+		return nil, err
+	}
+	if hasState || cfg.BootstrapExpect == 0 {
+		return g, nil
+	}
+	founders, err := g.awaitBootstrap(ctx)
+	if err != nil {
+		return nil, errors.Join(err, g.close())
+	}
+	rc.Bootstrap, rc.Peers = len(founders) > 0, founders
+	return g, nil
 }
 
 // shutdown stops in this order: health NOT_SERVING and peer connections
