@@ -64,8 +64,9 @@ func TestProducePipeline(t *testing.T) {
 	first()
 	second()
 	rest()
-	if got := f.ProduceCalls(); !slices.Equal(got, []int{1, 1, 10}) {
-		t.Fatalf("Produce calls %v, want [1 1 10]", got)
+	// Entries in flight together finish in any order.
+	if got := slices.Sorted(slices.Values(f.ProduceCalls())); !slices.Equal(got, []int{1, 1, 10}) {
+		t.Fatalf("Produce calls %v, want 1, 1 and 10 in some order", got)
 	}
 }
 
