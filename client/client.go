@@ -83,7 +83,11 @@ func (c *Client) conn(addr string) (pb.BrokerClient, error) {
 		return pb.NewBrokerClient(cc), nil
 	}
 	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(c.cfg.creds)}, c.cfg.dialOptions...)
-	cc, err := grpc.NewClient(addr, opts...)
+	target := addr
+	if to, ok := c.cfg.addrMap[addr]; ok {
+		target = to
+	}
+	cc, err := grpc.NewClient(target, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("client: connect %s: %w", addr, err)
 	}

@@ -38,6 +38,8 @@ type config struct {
 	creds credentials.TransportCredentials
 	// dialOptions are appended to every grpc.NewClient call.
 	dialOptions []grpc.DialOption
+	// addrMap rewrites advertised node addresses before dialing.
+	addrMap map[string]string
 }
 
 func defaultConfig() config {
@@ -124,4 +126,18 @@ func WithTransportCredentials(creds credentials.TransportCredentials) Option {
 // every connection.
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(c *config) { c.dialOptions = append(c.dialOptions, opts...) }
+}
+
+// WithAddressMap makes the client dial to[addr] whenever a node address
+// (from a route, a leader redirect or a seed) is addr. Use it when nodes
+// advertise names the client cannot reach, e.g. compose-network hostnames
+// from the host: {"n1:9876": "127.0.0.1:19876", ...}. Addresses not in the
+// map are dialed as they are.
+func WithAddressMap(m map[string]string) Option {
+	return func(c *config) {
+		c.addrMap = make(map[string]string, len(m))
+		for k, v := range m {
+			c.addrMap[k] = v
+		}
+	}
 }

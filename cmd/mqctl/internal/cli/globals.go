@@ -19,11 +19,14 @@ const (
 	defaultTimeout = 10 * time.Second
 	// serverEnv overrides defaultServer.
 	serverEnv = "RAFTMQ_SERVER"
+	// addrMapEnv sets --addr-map.
+	addrMapEnv = "RAFTMQ_ADDR_MAP"
 )
 
 // globals are the persistent flags every command sees.
 type globals struct {
 	servers string
+	addrMap string
 	timeout time.Duration
 	json    bool
 }
@@ -35,6 +38,8 @@ func (g *globals) register(root *cobra.Command) {
 	}
 	f := root.PersistentFlags()
 	f.StringVarP(&g.servers, "server", "s", def, "comma-separated seed addresses host:port (env "+serverEnv+")")
+	f.StringVar(&g.addrMap, "addr-map", os.Getenv(addrMapEnv),
+		"advertised=reachable address pairs, comma-separated, for nodes that advertise names this host cannot reach, e.g. n1:9876=127.0.0.1:19876 (env "+addrMapEnv+")")
 	f.DurationVar(&g.timeout, "timeout", defaultTimeout, "bound on the calls of one command (produce: of each send; consume: of joining)")
 	f.BoolVar(&g.json, "json", false, "print JSON instead of tables")
 }
@@ -59,7 +64,11 @@ func (g *globals) dial(ctx context.Context, opts ...client.Option) (*client.Clie
 	if err != nil {
 		return nil, err
 	}
-	opts = append([]client.Option{client.WithRequestTimeout(g.timeout), client.WithRetryTimeout(g.timeout)}, opts...)
+	m, err := parseAddrMap(g.addrMap)
+	if err != nil {
+		return nil, err
+	}
+	opts = append([]client.Option{client.WithRequestTimeout(g.timeout), client.WithRetryTimeout(g.timeout), client.WithAddressMap(m)}, opts...)
 	c, err := client.Dial(ctx, addrs, opts...)
 	if err != nil {
 		return nil, failure(err)
@@ -100,4 +109,17 @@ func topicHint(err error, topic string) error {
 		return fmt.Errorf("%w\n(create the topic first: mqctl topic create %s --queues N)", err, topic)
 	}
 	return err
+}
+
+// parseAddrMap parses "from=to,from=to".
+func parseAddrMap(s string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, pair := range splitList(s) {
+		from, to, ok := strings.Cut(pair, "=")
+		if !ok || strings.TrimSpace(from) == "" || strings.TrimSpace(to) == "" {
+			return nil, usagef("--addr-map: %q is not advertised=reachable", pair)
+		}
+		m[strings.TrimSpace(from)] = strings.TrimSpace(to)
+	}
+	return m, nil
 }

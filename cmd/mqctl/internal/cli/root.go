@@ -111,6 +111,7 @@ func newRootCmd(version string) *cobra.Command {
 		newMsgCmd(g),
 		newHealthCmd(g),
 		newStoreCmd(g),
+		newCheckCmd(g),
 	)
 	return root
 }

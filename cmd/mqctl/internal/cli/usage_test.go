@@ -18,6 +18,7 @@ func TestCommandUsageErrors(t *testing.T) {
 		args   []string
 		stderr string
 	}{
+		{"bad addr map", []string{"--addr-map", "n1:9876", "topic", "list"}, "--addr-map"},
 		{"produce without topic", []string{"produce"}, "accepts 1 arg"},
 		{"produce body and file", []string{"produce", "t", "--body", "x", "--file", "f"}, "none of the others"},
 		{"produce count 0", []string{"produce", "t", "--body", "x", "--count", "0"}, "--count 0"},
