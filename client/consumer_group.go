@@ -57,19 +57,26 @@ func (cs *Consumer) heartbeatLoop(ctx context.Context) {
 // timeout has passed since its last good heartbeat.
 func (cs *Consumer) heartbeatRound(ctx context.Context, lastOK map[string]time.Time) {
 	groups, err := cs.brokerGroups(ctx)
-	if err != nil {
-		// Without every route the assignment would be partial: keep the
-		// current queues until the next round.
-		if ctx.Err() == nil {
-			cs.log.Warn("client: consumer route lookup failed", "err", err)
-		}
+	if ctx.Err() != nil {
 		return
+	}
+	if err != nil {
+		// Heartbeat the groups whose routes are known anyway: stopping all
+		// heartbeats would let every broker group expire this member
+		// while it goes on consuming. A group no route leads to any more
+		// keeps its queues only until the session timeout.
+		cs.log.Warn("client: consumer route lookup failed", "err", err)
 	}
 	cs.mu.Lock()
 	topics := cs.topicsLocked()
 	cs.mu.Unlock()
 	want := make(map[queueKey]assigned)
 	keep := make(map[string]bool)
+	for g, last := range lastOK {
+		if _, ok := groups[g]; !ok {
+			keep[g] = time.Since(last) < cs.cfg.sessionTimeout
+		}
+	}
 	for g, topic := range groups {
 		resp, err := cs.heartbeat(ctx, topic, g, topics)
 		if err != nil {
@@ -124,7 +131,9 @@ func (cs *Consumer) heartbeat(ctx context.Context, topic, group string, topics [
 	if cs.cfg.start == StartTimestamp {
 		req.StartTimestampMs = cs.cfg.startTime.UnixMilli()
 	}
-	ctx, cancel := context.WithTimeout(ctx, cs.cfg.heartbeatInterval+cs.c.cfg.requestTimeout)
+	// Well inside the session timeout: one hung broker group must not
+	// hold up the heartbeats of the others past it.
+	ctx, cancel := context.WithTimeout(ctx, min(cs.cfg.heartbeatInterval+cs.c.cfg.requestTimeout, cs.cfg.sessionTimeout/3))
 	defer cancel()
 	return invoke(ctx, cs.c, callSpec{method: "Heartbeat", topic: topic, group: group},
 		func(ctx context.Context, b pb.BrokerClient, opts []grpc.CallOption) (*pb.HeartbeatResponse, error) {
@@ -164,10 +173,15 @@ func (cs *Consumer) rebalance(ctx context.Context, want map[queueKey]assigned, k
 			cs.startWorkerLocked(ctx, key, a.group, a.offset, true)
 		}
 	}
-	cs.mu.Unlock()
 	for _, w := range revoked {
-		cs.revoke(w)
+		// In the background: a slow handler must not hold up heartbeats.
+		cs.wg.Add(1)
+		go func() {
+			defer cs.wg.Done()
+			cs.revoke(w)
+		}()
 	}
+	cs.mu.Unlock()
 }
 
 // revoke stops w, commits its queue's progress and forgets it.

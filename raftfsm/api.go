@@ -66,8 +66,25 @@ func (n *Node) CommitOffsets(ctx context.Context, commits []OffsetCommit) error 
 			return err
 		}
 	}
-	_, err := n.apply(ctx, encodeCommitOffsets(commits))
-	return err
+	// One Raft entry per chunk that fits a system record; commits are
+	// independent positions, so splitting changes nothing for readers.
+	for len(commits) > 0 {
+		k, size := 0, 2+4
+		for k < len(commits) {
+			c := commits[k]
+			sz := 2 + len(c.Group) + 1 + len(c.Topic) + 4 + 8
+			if k > 0 && size+sz > store.MaxSystemBodySize {
+				break
+			}
+			size += sz
+			k++
+		}
+		if _, err := n.apply(ctx, encodeCommitOffsets(commits[:k])); err != nil {
+			return err
+		}
+		commits = commits[k:]
+	}
+	return nil
 }
 
 // CreateTopic creates a topic with queues queues (per group). Creating an
@@ -119,6 +136,12 @@ func (n *Node) apply(ctx context.Context, cmd []byte) (any, error) {
 	}
 	resp := f.Response()
 	if err, ok := resp.(error); ok {
+		if errors.Is(err, ErrFailed) {
+			// Committed in Raft (the other replicas apply it) but this
+			// node's store failed: from the caller's side the outcome is
+			// unknown, and a retry elsewhere could duplicate it.
+			return nil, fmt.Errorf("%w: committed, but this node failed applying it: %v", ErrUnknownOutcome, err)
+		}
 		return nil, err
 	}
 	return resp, nil

@@ -44,7 +44,10 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	last := st.LastRaftIndex()
 	var pend produceBatch
 	for i, l := range logs {
-		n.appliedIndex.Store(l.Index)
+		if err := n.failedErr(); err != nil {
+			out[i] = err // the store failed earlier in this batch
+			continue
+		}
 		if l.Type != raft.LogCommand || l.Index <= last {
 			continue // configuration entries; or replayed and already in the store
 		}
@@ -69,6 +72,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		out[i] = f.applySystem(st, l.Index, c)
 	}
 	pend.flush(f, st, out)
+	if len(logs) > 0 && n.failedErr() == nil {
+		n.appliedIndex.Store(logs[len(logs)-1].Index)
+	}
 	n.notifyApplied()
 	return out
 }
@@ -113,21 +119,31 @@ func (p *produceBatch) flush(f *fsm, st *store.Store, out []any) {
 // without a snapshot).
 func (f *fsm) applySystem(st *store.Store, index uint64, c command) any {
 	n := f.n
-	n.tablesMu.Lock()
-	err := n.tables.apply(c)
-	n.tablesMu.Unlock()
+	n.tablesMu.RLock()
+	err := n.tables.check(c)
+	n.tablesMu.RUnlock()
 	if err != nil {
 		return err
+	}
+	body := encodeSystem(c)
+	if len(body) > store.MaxSystemBodySize {
+		// Refused the same way on every replica (the limit is a format
+		// constant, not configuration); Node never proposes one.
+		return fmt.Errorf("%w: system command of %d bytes, at most %d", ErrBadCommand, len(body), store.MaxSystemBodySize)
 	}
 	topic := SysTopicTopics
 	if c.typ == cmdCommitOffsets {
 		topic = SysTopicOffsets
 	}
-	body := encodeSystem(c)
+	// The CommitLog first, then the tables: readers never see state that
+	// was not written.
 	_, err = st.Append([]*Message{{Topic: topic, Body: body, RaftIndex: index, StoreTimestamp: st.LastStoreTimestamp()}})
 	if err != nil {
 		return n.fail(err)
 	}
+	n.tablesMu.Lock()
+	_ = n.tables.apply(c) // checked above
+	n.tablesMu.Unlock()
 	return nil
 }
 
@@ -152,8 +168,16 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	t := n.tables.clone()
 	n.tablesMu.RUnlock()
 	st := n.Store()
+	queues := map[string]map[uint32]uint64{}
+	for _, topic := range st.Topics() {
+		qs := map[uint32]uint64{}
+		for _, id := range st.QueueIDs(topic) {
+			qs[id] = st.MaxOffset(topic, id)
+		}
+		queues[topic] = qs
+	}
 	return &fsmSnapshot{st: st, meta: snapMeta{Kind: kindLocal, Tables: t, CLEnd: st.MaxCommitLogOffset(),
-		SegmentSize: st.SegmentSize()}}, nil
+		SegmentSize: st.SegmentSize(), Queues: queues}}, nil
 }
 
 type fsmSnapshot struct {

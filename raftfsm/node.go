@@ -278,6 +278,17 @@ func (n *Node) installStaged(id string) error {
 		st.Close()
 		return fmt.Errorf("raftfsm: installed store ends at %d, snapshot says %d", end, m.Snap.CLEnd)
 	}
+	for topic, qs := range m.Snap.Queues {
+		for id, next := range qs {
+			if st.MaxOffset(topic, id) == 0 && next > 0 {
+				if err := st.ResetQueue(topic, id, next); err != nil {
+					st.Close()
+					return err
+				}
+			}
+		}
+	}
+	n.installs.Add(1) // before the swap: tests watch the store, then this
 	n.st.Store(st)
 	n.tablesMu.Lock()
 	n.tables = m.Snap.Tables.clone()
@@ -286,7 +297,6 @@ func (n *Node) installStaged(id string) error {
 	if err := n.snaps.save(filepath.Join(n.snaps.dir, id), m); err != nil {
 		return err
 	}
-	n.installs.Add(1)
 	n.log.Info("installed snapshot", "id", id, "index", m.Raft.Index, "commitlog", fmt.Sprintf("[%d, %d)", st.MinCommitLogOffset(), m.Snap.CLEnd))
 	n.notifyApplied()
 	return os.RemoveAll(trash)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"sync"
@@ -62,6 +63,9 @@ func newCluster(t *testing.T, size int, tweak func(*Config)) *cluster {
 	}
 	for i := range size {
 		cfg := TestConfig()
+		if os.Getenv("RAFTMQ_TEST_LOG") != "" {
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("test", t.Name())
+		}
 		cfg.NodeID, cfg.Dir, cfg.RaftBind = peers[i].ID, t.TempDir(), peers[i].RaftAddr
 		cfg.Bootstrap, cfg.Peers = true, peers
 		if tweak != nil {
@@ -151,7 +155,13 @@ func (c *cluster) sameLogs(topic string, queues uint32) {
 				c.t.Fatalf("%s: queue %d ends at %d, want %d", n.cfg.NodeID, q, st.MaxOffset(topic, q), max0)
 			}
 		}
-		for off := ref[0].Store().MinOffset(topic, q); off < max0; off++ {
+		// Compare what every replica still holds (retention may have run
+		// on some of them).
+		from := uint64(0)
+		for _, n := range ref {
+			from = max(from, n.Store().MinOffset(topic, q))
+		}
+		for off := from; off < max0; off++ {
 			want := getOne(c.t, ref[0].Store(), topic, q, off)
 			for _, n := range ref[1:] {
 				got := getOne(c.t, n.Store(), topic, q, off)
@@ -264,6 +274,14 @@ func TestWipedFollowerIsRebuiltBySnapshot(t *testing.T) {
 	if err := l.CreateTopic(ctx, Topic{Name: "t", Queues: 2}); err != nil {
 		t.Fatal(err)
 	}
+	// An idle queue whose only messages retention will delete before the
+	// install: the rebuilt follower must still continue it at offset 3.
+	if err := l.CreateTopic(ctx, Topic{Name: "idle", Queues: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		produce(t, l, "idle", 0, fmt.Sprint("idle-", i))
+	}
 	for i := range 100 {
 		produce(t, l, "t", uint32(i%2), fmt.Sprintf("before-%d-%0300d", i, 0))
 	}
@@ -298,6 +316,13 @@ func TestWipedFollowerIsRebuiltBySnapshot(t *testing.T) {
 		first, err := l.logStore.FirstIndex()
 		return err == nil && first > 1 && l.Store().MaxOffset("t", 0) > 150
 	})
+	// Retention on the leader removes the idle queue's messages.
+	waitFor(t, 10*time.Second, "retention of old segments", func() bool {
+		if _, err := l.Store().DeleteExpired(time.Now().Add(1000 * time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		return l.Store().MinOffset("idle", 0) == 3
+	})
 	c.cfgs[f].Bootstrap = false
 	c.start(f)
 	waitFor(t, 30*time.Second, "follower rebuilt", func() bool {
@@ -309,6 +334,23 @@ func TestWipedFollowerIsRebuiltBySnapshot(t *testing.T) {
 		t.Fatal("the wiped follower caught up without a snapshot install; the test did not exercise it")
 	}
 	c.sameLogs("t", 2)
+	if r := produce(t, l, "idle", 0, "idle-3"); r.QueueOffset != 3 {
+		t.Fatalf("idle queue continued at %d on the leader", r.QueueOffset)
+	}
+	waitFor(t, 10*time.Second, "idle message everywhere", func() bool {
+		for _, n := range c.nodes {
+			if n.Store().MaxOffset("idle", 0) != 4 {
+				return false
+			}
+		}
+		return true
+	})
+	want := getOne(t, l.Store(), "idle", 0, 3)
+	for _, n := range c.nodes {
+		if got := getOne(t, n.Store(), "idle", 0, 3); got.CommitLogOffset != want.CommitLogOffset || string(got.Body) != "idle-3" {
+			t.Fatalf("%s: idle/0@3 is %q at %d, want at %d", n.cfg.NodeID, got.Body, got.CommitLogOffset, want.CommitLogOffset)
+		}
+	}
 	if off, ok := c.nodes[f].Offset("g", "t", 0); !ok || off != 3 {
 		t.Fatalf("rebuilt follower offsets: %d %v", off, ok)
 	}
@@ -350,5 +392,35 @@ func TestRaftLogStaysBounded(t *testing.T) {
 				t.Fatalf("raft log was never compacted (first index %d)", first)
 			}
 		})
+	}
+}
+
+// TestLargeOffsetCommitIsSplit: an offset commit larger than one system
+// record is split into several Raft entries instead of failing every
+// replica on apply.
+func TestLargeOffsetCommitIsSplit(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	_, l := c.leader()
+	ctx := context.Background()
+	if err := l.CreateTopic(ctx, Topic{Name: "t", Queues: 1}); err != nil {
+		t.Fatal(err)
+	}
+	long := string(bytes.Repeat([]byte("g"), 200))
+	var commits []OffsetCommit
+	for i := range 300 {
+		commits = append(commits, OffsetCommit{Group: fmt.Sprint(long, i), Topic: "t", QueueID: 0, Offset: uint64(i)})
+	}
+	if err := l.CommitOffsets(ctx, commits); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, l, "t", 0, "still alive")
+	for _, n := range c.nodes {
+		waitFor(t, 10*time.Second, "offsets everywhere", func() bool {
+			off, ok := n.Offset(fmt.Sprint(long, 299), "t", 0)
+			return ok && off == 299
+		})
+		if st := n.Status(); st.Err != "" {
+			t.Fatalf("%s failed: %s", n.cfg.NodeID, st.Err)
+		}
 	}
 }

@@ -41,6 +41,11 @@ type snapMeta struct {
 	CLMin       int64   `json:"cl_min"`
 	CLEnd       int64   `json:"cl_end"`
 	SegmentSize int64   `json:"segment_size"`
+	// Queues is every queue's next queue offset at CLEnd. Queue offsets
+	// are assigned by each replica's store, so a follower installed from
+	// CLMin must continue queues with no message left after retention
+	// where the leader's are.
+	Queues map[string]map[uint32]uint64 `json:"queues,omitempty"`
 }
 
 func headerBytes(m snapMeta) ([]byte, error) {

@@ -41,21 +41,32 @@ func (t *tables) clone() *tables {
 	return c
 }
 
-// apply updates the tables with a non-produce command. It returns an
-// error (the command's result) without changing anything when the command
-// is refused; the decision depends only on the tables, so every replica
-// decides the same.
-func (t *tables) apply(c command) error {
+// check says whether a non-produce command would be refused. The
+// decision depends only on the tables, so every replica decides the same.
+func (t *tables) check(c command) error {
 	switch c.typ {
 	case cmdCreateTopic:
 		if old, ok := t.Topics[c.topic.Name]; ok && old.Queues != c.topic.Queues {
 			return ErrTopicExists
 		}
-		t.Topics[c.topic.Name] = c.topic
 	case cmdDeleteTopic:
 		if _, ok := t.Topics[c.topic.Name]; !ok {
 			return ErrTopicNotFound
 		}
+	}
+	return nil
+}
+
+// apply updates the tables with a non-produce command; a refused command
+// (see check) changes nothing.
+func (t *tables) apply(c command) error {
+	if err := t.check(c); err != nil {
+		return err
+	}
+	switch c.typ {
+	case cmdCreateTopic:
+		t.Topics[c.topic.Name] = c.topic
+	case cmdDeleteTopic:
 		delete(t.Topics, c.topic.Name)
 		for _, topics := range t.Offsets {
 			delete(topics, c.topic.Name)

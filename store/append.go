@@ -71,7 +71,10 @@ func (s *Store) appendLocked(msgs []*Message, res []AppendResult) (int64, error)
 	pos := s.written.Load()
 	bufStart := pos
 	buf := s.wbuf[:0]
-	maxTS := s.lastStoreTS
+	// lastTS is the store timestamp of the last record written; a sealed
+	// segment's trailer records that of its last record, a value every
+	// replica derives from identical bytes.
+	lastTS := s.lastStoreTS
 	for i, m := range msgs {
 		size := int64(record.Size(m))
 		if pos-seg.base+size+record.MinBlankSize > s.opts.SegmentSize {
@@ -80,14 +83,14 @@ func (s *Store) appendLocked(msgs []*Message, res []AppendResult) (int64, error)
 			// log at a segment boundary: a blank is always followed by
 			// records of its batch).
 			if gap := seg.base + s.opts.SegmentSize - pos; gap >= record.MinBlankSize {
-				buf = record.AppendBlank(buf, int(gap), maxTS)
+				buf = record.AppendBlank(buf, int(gap), lastTS)
 			} else if gap != 0 {
 				return 0, s.fail(fmt.Errorf("%w: %d bytes left in %s, less than a blank", ErrCorrupt, gap, seg.path))
 			}
 			if err := s.writeAt(seg, buf, bufStart); err != nil {
 				return 0, err
 			}
-			seg.maxStoreTS.Store(maxTS)
+			seg.maxStoreTS.Store(lastTS)
 			next, err := s.cl.create(seg.base + s.opts.SegmentSize)
 			if err != nil {
 				return 0, s.fail(err)
@@ -107,7 +110,7 @@ func (s *Store) appendLocked(msgs []*Message, res []AppendResult) (int64, error)
 		buf = record.Append(buf, m)
 		m.Flags = flags
 		res[i] = AppendResult{CommitLogOffset: pos, QueueOffset: m.QueueOffset, Size: int32(size)}
-		maxTS = max(maxTS, m.StoreTimestamp)
+		lastTS = m.StoreTimestamp
 		pos += size
 	}
 	if err := s.writeAt(seg, buf, bufStart); err != nil {
@@ -121,7 +124,7 @@ func (s *Store) appendLocked(msgs []*Message, res []AppendResult) (int64, error)
 	// never point past the written end.
 	s.written.Store(pos)
 	last := msgs[len(msgs)-1]
-	s.lastRaftIndex, s.lastStoreTS = last.RaftIndex, maxTS
+	s.lastRaftIndex, s.lastStoreTS = last.RaftIndex, lastTS
 	s.raftIdx.Store(last.RaftIndex)
 	return pos, s.dispatchLocked(msgs)
 }

@@ -176,6 +176,10 @@ func (cl *commitLog) readAt(p []byte, off int64) error {
 	if n == len(p) {
 		return nil
 	}
+	if off < cl.minOffset() {
+		// Retention removed (and closed) the segment while we read.
+		return fmt.Errorf("%w: offset %d deleted by retention", ErrNotFound, off)
+	}
 	if err == nil || errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: offset %d beyond the end of %s", ErrNotFound, off, s.path)
 	}

@@ -50,7 +50,7 @@
 // segment therefore ends with a blank, whose last 16 bytes are a trailer:
 //
 //	blank:   total size uint32 | magic "RMQ0" | zeros ... | trailer
-//	trailer: newest store timestamp in the segment int64 |
+//	trailer: store timestamp of the segment's last record int64 |
 //	         crc32c of those 8 bytes uint32 | magic "RMQE" 0x524D5145
 //
 // Retention reads the trailer to learn a segment's age without scanning it.

@@ -53,6 +53,12 @@ const (
 	MaxQueueID = 1<<16 - 1
 	// MaxKeys is the most keys one message may carry (each is indexed).
 	MaxKeys = 64
+	// SystemTopicPrefix starts the names of topics the Raft layer writes
+	// its own records to.
+	SystemTopicPrefix = "%SYS%"
+	// MaxSystemBodySize bounds the body of a system-topic record, whatever
+	// MaxMessageSize is (replicas must accept the same records).
+	MaxSystemBodySize = 16 << 10
 )
 
 // Options configures a Store. Start from DefaultOptions; Open applies
@@ -199,7 +205,7 @@ func (o Options) withDefaults() Options {
 
 // Validate checks ranges and cross-field rules.
 func (o Options) Validate() error {
-	maxRecord := int64(recordOverhead + MaxTopicLen + o.MaxPropertiesSize + o.MaxMessageSize)
+	maxRecord := int64(recordOverhead + MaxTopicLen + o.MaxPropertiesSize + max(o.MaxMessageSize, MaxSystemBodySize))
 	switch {
 	case o.MaxMessageSize <= 0:
 		return fmt.Errorf("store: MaxMessageSize %d must be positive", o.MaxMessageSize)

@@ -28,8 +28,9 @@ func (s *Store) QueueOffsetAt(topic string, queueID uint32, phys int64) (uint64,
 	return q.SearchPhys(phys)
 }
 
-// LastStoreTimestamp is the newest store timestamp written (or recovered),
-// 0 for an empty store.
+// LastStoreTimestamp is the store timestamp of the last record written
+// (or recovered), 0 for an empty store. Replicas with identical logs agree
+// on it.
 func (s *Store) LastStoreTimestamp() int64 {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -38,3 +39,27 @@ func (s *Store) LastStoreTimestamp() int64 {
 
 // Options returns the store's effective options (defaults applied).
 func (s *Store) Options() Options { return s.opts }
+
+// ResetQueue positions a queue that holds no messages on this replica so
+// that its next message gets queue offset next. A replica installed from a
+// snapshot whose CommitLog no longer holds any message of a queue uses it
+// to continue that queue's offsets where the leader's are. It fails if the
+// queue has entries.
+func (s *Store) ResetQueue(topic string, queueID uint32, next uint64) error {
+	if err := ValidateTopic(topic); err != nil {
+		return err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	q, err := s.queue(topic, queueID, true)
+	if err != nil {
+		return err
+	}
+	if q.MaxOffset() == next {
+		return nil
+	}
+	if err := q.Reset(next); err != nil {
+		return fmt.Errorf("store: reset queue %s/%d to %d: %w", topic, queueID, next, err)
+	}
+	return nil
+}

@@ -146,7 +146,9 @@ func (s *Store) ReadMessage(off int64) (Message, error) {
 		return Message{}, err
 	}
 	h, err := record.DecodeHeader(hdr[:])
-	if err != nil || h.Magic != record.MagicMessage || off+int64(h.Size) > end {
+	// A message id is untrusted input: never allocate more than the
+	// largest record this store can hold.
+	if err != nil || h.Magic != record.MagicMessage || off+int64(h.Size) > end || h.Size > s.maxRecordSize() {
 		return Message{}, fmt.Errorf("%w: no message starts at offset %d", ErrNotFound, off)
 	}
 	buf := make([]byte, h.Size)
@@ -161,6 +163,11 @@ func (s *Store) ReadMessage(off int64) (Message, error) {
 	}
 	m.Flags &^= record.FlagBatchEnd
 	return m, nil
+}
+
+// maxRecordSize is the largest record Append accepts.
+func (s *Store) maxRecordSize() int {
+	return recordOverhead + MaxTopicLen + s.opts.MaxPropertiesSize + max(s.opts.MaxMessageSize, MaxSystemBodySize)
 }
 
 // QueryByKey returns up to limit messages of topic with the given key (or

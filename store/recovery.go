@@ -66,7 +66,7 @@ func (s *Store) recover(ck checkpoint, found bool) error {
 			return err
 		}
 		pending = pending[:0]
-		end, ri, ts = sc.pos, m.RaftIndex, max(ts, m.StoreTimestamp)
+		end, ri, ts = sc.pos, m.RaftIndex, m.StoreTimestamp
 	}
 	s.recoveredRecords = count
 	if sc.stop == stopIO {
@@ -88,6 +88,12 @@ func (s *Store) recover(ck checkpoint, found bool) error {
 	}
 	if err := s.cl.truncate(end); err != nil {
 		return fmt.Errorf("store: truncate commitlog at %d: %w", end, err)
+	}
+	// The recovered tail may still be only in the page cache (the process
+	// died, the machine did not): make it durable before anything claims
+	// it is, since the flusher starts with everything below end durable.
+	if err := s.syncCommitLog(min(durableEnd, end, scanFrom), end); err != nil {
+		return fmt.Errorf("store: sync recovered commitlog: %w", err)
 	}
 	if end < start {
 		if err := s.truncateQueues(end); err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/raftmq/raftmq/store/record"
 )
@@ -38,8 +39,14 @@ func ValidateMessage(m *Message, opts Options) error {
 	if m.Flags&record.FlagBatchEnd != 0 {
 		return fmt.Errorf("%w: flag bit 31 is reserved", ErrInvalidMessage)
 	}
-	if len(m.Body) > opts.MaxMessageSize {
-		return fmt.Errorf("%w: body is %d bytes, at most %d allowed", ErrMessageTooLarge, len(m.Body), opts.MaxMessageSize)
+	limit := opts.MaxMessageSize
+	if strings.HasPrefix(m.Topic, SystemTopicPrefix) {
+		// System records (written by the Raft layer) have a fixed limit,
+		// so replicas configured with different MaxMessageSize agree.
+		limit = MaxSystemBodySize
+	}
+	if len(m.Body) > limit {
+		return fmt.Errorf("%w: body is %d bytes, at most %d allowed", ErrMessageTooLarge, len(m.Body), limit)
 	}
 	if len(m.Keys) > MaxKeys {
 		return fmt.Errorf("%w: %d keys, at most %d allowed", ErrInvalidMessage, len(m.Keys), MaxKeys)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -115,7 +116,7 @@ func runCheck(cmd *cobra.Command, g *globals, o *checkOptions) error {
 	var queues uint32
 	err = g.call(cmd, func(ctx context.Context, c *client.Client) error {
 		var err error
-		queues, replicas, err = prepareCheck(ctx, cmd, c, addrs, o)
+		queues, replicas, err = prepareCheck(ctx, cmd, c, addrs, g.addrMap, o)
 		return err
 	})
 	if err != nil {
@@ -151,7 +152,7 @@ func runCheck(cmd *cobra.Command, g *globals, o *checkOptions) error {
 // prepareCheck creates the topic when it is missing and returns its queue
 // count and the replicas to read: --replica-addrs, or every node of the
 // topic's groups in cluster status.
-func prepareCheck(ctx context.Context, cmd *cobra.Command, c *client.Client, addrs []string, o *checkOptions) (uint32, []string, error) {
+func prepareCheck(ctx context.Context, cmd *cobra.Command, c *client.Client, addrs []string, addrMap string, o *checkOptions) (uint32, []string, error) {
 	desc, err := c.DescribeTopic(ctx, o.topic)
 	if errors.Is(err, client.ErrNotFound) {
 		if err := c.CreateTopic(ctx, o.topic, o.queues); err != nil && !errors.Is(err, client.ErrAlreadyExists) {
@@ -175,10 +176,17 @@ func prepareCheck(ctx context.Context, cmd *cobra.Command, c *client.Client, add
 	if err != nil {
 		return 0, nil, fmt.Errorf("cluster status: %w", err)
 	}
+	// Cluster status gives advertised addresses; --addr-map says how to
+	// reach them from here.
+	m, err := parseAddrMap(addrMap)
+	if err != nil {
+		return 0, nil, err
+	}
 	var replicas []string
 	for _, n := range nodes {
-		if (len(groups) == 0 || groups[n.Group]) && n.GRPCAddr != "" && !slices.Contains(replicas, n.GRPCAddr) {
-			replicas = append(replicas, n.GRPCAddr)
+		addr := cmp.Or(m[n.GRPCAddr], n.GRPCAddr)
+		if (len(groups) == 0 || groups[n.Group]) && addr != "" && !slices.Contains(replicas, addr) {
+			replicas = append(replicas, addr)
 		}
 	}
 	if len(replicas) == 0 {
@@ -299,8 +307,8 @@ const faultPoll = 100 * time.Millisecond
 
 // faultWatcher turns appends to a file into faults: each line appended
 // names one fault; a change of the modification time without new bytes
-// (a touch) is one fault named after the file. Content present when the
-// watch starts is ignored; a file that shrinks (truncated) is read on
+// or a truncation (a touch) is one fault named after the file. Content
+// present when the watch starts is ignored; a truncated file is read on
 // from its new end. Only run's goroutine uses it.
 type faultWatcher struct {
 	path string
@@ -359,7 +367,7 @@ func (w *faultWatcher) poll() ([]string, error) {
 	touched := !mod.Equal(w.mod)
 	w.mod = mod
 	if size < w.off {
-		w.off = size
+		w.off, touched = size, true
 	}
 	if size == w.off {
 		if touched {
