@@ -54,6 +54,7 @@ var errorCodes = []struct {
 	{raftfsm.ErrTopicNotFound, codes.NotFound},
 	{store.ErrNotFound, codes.NotFound},
 	{raftfsm.ErrTopicExists, codes.AlreadyExists},
+	{raftfsm.ErrNotVoter, codes.InvalidArgument},
 	// Limits.
 	{broker.ErrRequestTooLarge, codes.ResourceExhausted},
 	{store.ErrDiskFull, codes.ResourceExhausted},

@@ -102,6 +102,10 @@ func (b *Broker) Heartbeat(ctx context.Context, req HeartbeatRequest) (Heartbeat
 
 // checkHeartbeat validates a heartbeat and returns its sorted topics and
 // clamped session timeout.
+// MaxSubscribedTopics bounds the topics one consumer group member may
+// subscribe to: a heartbeat may auto-create each of them.
+const MaxSubscribedTopics = 256
+
 func (b *Broker) checkHeartbeat(req *HeartbeatRequest) ([]string, time.Duration, error) {
 	if err := b.checkOpen(); err != nil {
 		return nil, 0, err
@@ -111,6 +115,9 @@ func (b *Broker) checkHeartbeat(req *HeartbeatRequest) ([]string, time.Duration,
 	}
 	if err := validateMember(req.MemberID); err != nil {
 		return nil, 0, err
+	}
+	if len(req.Topics) > MaxSubscribedTopics {
+		return nil, 0, invalid("%d topics in one heartbeat, at most %d", len(req.Topics), MaxSubscribedTopics)
 	}
 	topics := slices.Clone(req.Topics)
 	slices.Sort(topics)

@@ -256,3 +256,15 @@ func TestHeartbeatValidation(t *testing.T) {
 		})
 	}
 }
+
+func TestHeartbeatTopicLimit(t *testing.T) {
+	b, _ := newTestBroker(t, nil)
+	topics := make([]string, MaxSubscribedTopics+1)
+	for i := range topics {
+		topics[i] = fmt.Sprint("t", i)
+	}
+	_, err := b.Heartbeat(t.Context(), HeartbeatRequest{Group: "g", MemberID: "m", Topics: topics, Mode: Clustering, Start: StartEarliest})
+	if !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("heartbeat with %d topics: %v", len(topics), err)
+	}
+}

@@ -293,7 +293,7 @@ func (n *Node) TransferLeadership(targetID string) error {
 			return n.mapRaftErr(n.raft.LeadershipTransferToServer(s.ID, s.Address).Error())
 		}
 	}
-	return fmt.Errorf("raftfsm: %q is not a voter", targetID)
+	return fmt.Errorf("%w: %q", ErrNotVoter, targetID)
 }
 
 // AddVoter adds (or updates) a voter; only the leader can.

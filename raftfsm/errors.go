@@ -22,6 +22,9 @@ var (
 	// ErrTopicNotFound: a command names a topic that does not exist, or a
 	// queue id beyond its queue count. Not retryable until it is created.
 	ErrTopicNotFound = errors.New("raftfsm: topic not found")
+	// ErrNotVoter: a leadership transfer to a server that is not a voter
+	// of the group. Not retryable.
+	ErrNotVoter = errors.New("raftfsm: not a voter")
 	// ErrBadCommand: a Raft entry that does not decode. Never retryable;
 	// it means a bug or a version mismatch between nodes.
 	ErrBadCommand = errors.New("raftfsm: bad command")

@@ -5,12 +5,16 @@
 // (package client) and never imports server packages; health uses the
 // standard gRPC health service (grpc_health_v1). One file per command
 // group: produce.go, consume.go, topic.go, group.go, cluster.go, msg.go,
-// health.go and store.go (offline store checks).
+// health.go, check.go (the durability checker against a live cluster) and
+// store.go (offline store checks).
 //
 // # Global flags
 //
 //	-s, --server   comma-separated seed addresses (host:port of any nodes);
 //	               default $RAFTMQ_SERVER, else 127.0.0.1:9876
+//	    --addr-map advertised=reachable address pairs for nodes whose
+//	               advertised names this host cannot reach (compose);
+//	               default $RAFTMQ_ADDR_MAP
 //	    --timeout  bounds one command's calls (for produce: each send; for
 //	               consume: joining; for health: the check), default 10s
 //	    --json     machine-readable output; streaming commands (produce,
