@@ -112,6 +112,7 @@ func newRootCmd(version string) *cobra.Command {
 		newHealthCmd(g),
 		newStoreCmd(g),
 		newCheckCmd(g),
+		newBenchCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBench produces with each in-flight shape, reads everything back in
+// consume mode and runs e2e, against a single-node broker.
+func TestBench(t *testing.T) {
+	s := startBroker(t, false)
+
+	produce := []struct {
+		name string
+		args []string
+		want int64
+	}{
+		{"synchronous", []string{"--inflight", "1", "--count", "20"}, 20},
+		{"async two producers", []string{"--producers", "2", "--inflight", "8", "--batch", "4", "--count", "50"}, 50},
+	}
+	var total int64
+	for _, tc := range produce {
+		t.Run("produce "+tc.name, func(t *testing.T) {
+			args := append([]string{"-s", s, "--json", "bench", "produce", "--topic", "bt", "--size", "64", "--queues", "2"}, tc.args...)
+			r := decode[benchReport](t, mustRun(t, "", args...))
+			if r.Mode != "produce" || r.Messages != tc.want || r.Bytes != tc.want*64 || r.Errors != 0 {
+				t.Fatalf("report = %+v; want %d messages of 64 bytes, no errors", r, tc.want)
+			}
+			if r.Latency == nil || r.Latency.P50 <= 0 || r.Latency.Max < r.Latency.P99 || r.MsgPerSec <= 0 {
+				t.Fatalf("report = %+v; want latencies and a rate", r)
+			}
+		})
+		total += tc.want
+	}
+
+	t.Run("consume reads them all", func(t *testing.T) {
+		r := decode[benchReport](t, mustRun(t, "", "-s", s, "--json", "bench", "consume", "--topic", "bt",
+			"--group", "bg", "--count", "70", "--size", "64"))
+		if r.Messages != total || r.Latency != nil || r.Errors != 0 {
+			t.Fatalf("report = %+v; want %d messages, no latency, no errors", r, total)
+		}
+	})
+
+	t.Run("consume waits no longer than timeout for missing messages", func(t *testing.T) {
+		code, out, _ := runIn(t, "", "-s", s, "--timeout", "2s", "bench", "consume", "--topic", "bt",
+			"--group", "bg2", "--count", "71")
+		if code != ExitFailure || !strings.Contains(out, "70") {
+			t.Fatalf("exit %d; want %d and a report of 70 messages", code, ExitFailure)
+		}
+	})
+
+	t.Run("e2e", func(t *testing.T) {
+		r := decode[benchReport](t, mustRun(t, "", "-s", s, "--json", "bench", "e2e", "--topic", "bt",
+			"--producers", "2", "--inflight", "4", "--count", "30", "--size", "32"))
+		if r.Mode != "e2e" || r.Messages != 30 || r.Errors != 0 || r.Latency == nil || r.Latency.P50 <= 0 {
+			t.Fatalf("report = %+v; want 30 messages with latencies", r)
+		}
+	})
+
+	t.Run("table output", func(t *testing.T) {
+		out := mustRun(t, "", "-s", s, "bench", "produce", "--topic", "bt", "--count", "5", "--inflight", "1")
+		for _, want := range []string{"messages", "5", "msg/s", "MiB/s", "p99.9", "errors"} {
+			if !strings.Contains(out, want) {
+				t.Fatalf("table lacks %q:\n%s", want, out)
+			}
+		}
+	})
+
+	t.Run("duration with progress", func(t *testing.T) {
+		code, out, stderr := runIn(t, "", "-s", s, "--json", "bench", "produce", "--topic", "bt",
+			"--duration", "1500ms", "--inflight", "4", "--progress")
+		r := decode[benchReport](t, out)
+		if code != ExitOK || r.Messages == 0 || r.ElapsedSeconds < (1500*time.Millisecond).Seconds() {
+			t.Fatalf("exit %d, report %+v; want messages over at least 1.5s", code, r)
+		}
+		if !strings.Contains(stderr, "bench produce:") {
+			t.Fatalf("stderr %q has no progress line", stderr)
+		}
+	})
+}
+
+func TestBenchUsageErrors(t *testing.T) {
+	down := closedAddr(t)
+	tests := []struct {
+		name   string
+		args   []string
+		stderr string
+	}{
+		{"no topic", []string{"bench", "produce"}, `"topic" not set`},
+		{"zero producers", []string{"bench", "produce", "--topic", "t", "--producers", "0"}, "at least 1"},
+		{"zero inflight", []string{"bench", "produce", "--topic", "t", "--inflight", "0"}, "at least 1"},
+		{"count and duration", []string{"bench", "produce", "--topic", "t", "--count", "1", "--duration", "1s"}, "none of the others"},
+		{"count 0", []string{"bench", "consume", "--topic", "t", "--count", "0"}, "--count 0"},
+		{"e2e small size", []string{"bench", "e2e", "--topic", "t", "--size", "8"}, "e2e needs"},
+		{"zero queues", []string{"bench", "produce", "--topic", "t", "--queues", "0"}, "--queues"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runIn(t, "", append([]string{"-s", down}, tc.args...)...)
+			if code != ExitUsage || !strings.Contains(stderr, tc.stderr) {
+				t.Fatalf("exit %d, stderr %q; want %d and %q", code, stderr, ExitUsage, tc.stderr)
+			}
+		})
+	}
+}
+
+func TestBenchBodyRoundTrip(t *testing.T) {
+	now := time.Unix(1764100000, 123456789)
+	tests := []struct {
+		name   string
+		size   int
+		wantOK bool
+	}{
+		{"header only", benchHeaderLen, true},
+		{"1 KiB", 1024, true},
+		{"too small", benchHeaderLen - 1, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := benchBody(tc.size, 42, now)
+			if len(b) != tc.size {
+				t.Fatalf("len = %d, want %d", len(b), tc.size)
+			}
+			nonce, sent, ok := parseBenchBody(b)
+			if ok != tc.wantOK || (ok && (nonce != 42 || !sent.Equal(now))) {
+				t.Fatalf("parse = %d, %v, %v; want 42, %v, %v", nonce, sent, ok, now, tc.wantOK)
+			}
+		})
+	}
+}

@@ -1,0 +1,312 @@
+#!/usr/bin/env bash
+# bench-vs-nats.sh runs the same workloads on a three-node raftmq group and
+# a three-node NATS JetStream cluster (sync_interval: always) on 127.0.0.1,
+# then on one node of each (R1), and prints one table row per workload:
+#
+#   sync   one producer, one synchronous send per message (waits for each ack)
+#   async  4 producers with 500 messages in flight each
+#   cons   one consumer group member reading the async workload's messages back
+#
+# with msg/s of both, the ratio raftmq/NATS, p50/p99 latency (sync and async:
+# per message for raftmq; NATS's async latency is per batch, so it is not
+# shown), and bytes written per node per message (/proc/PID/io write_bytes
+# deltas of the server processes, averaged over the nodes).
+#
+# nats-server and the nats CLI are built with `go install` into a temporary
+# directory (module proxy versions below). If that fails the NATS columns
+# say "n/a" and the raftmq half still runs.
+#
+# Usage: scripts/bench-vs-nats.sh          (from the repository root)
+# Environment: SYNC_MSGS (default 2000), ASYNC_MSGS (default 200000),
+#   SIZE (default 1024), BASE_PORT (default 24000), KEEP=1 keeps the
+#   temporary directory.
+set -euo pipefail
+
+NATS_SERVER_VERSION=v2.15.2
+NATSCLI_VERSION=v0.5.0
+SYNC_MSGS=${SYNC_MSGS:-2000}
+ASYNC_MSGS=${ASYNC_MSGS:-200000}
+SIZE=${SIZE:-1024}
+BASE_PORT=${BASE_PORT:-24000}
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+TMP=$(mktemp -d)
+PIDS=()
+
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	if [[ ${KEEP:-0} == 1 ]]; then
+		echo "kept $TMP" >&2
+	else
+		rm -rf "$TMP"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "bench-vs-nats: $*" >&2; }
+
+# write_bytes PID... prints the sum of write_bytes of the processes.
+write_bytes() {
+	local pid sum=0 v
+	for pid in "$@"; do
+		v=$(awk '/^write_bytes:/ {print $2}' "/proc/$pid/io" 2>/dev/null || echo 0)
+		sum=$((sum + v))
+	done
+	echo "$sum"
+}
+
+# per_node_msg DELTA NODES MSGS prints DELTA/NODES/MSGS with no decimals.
+per_node_msg() {
+	awk -v d="$1" -v n="$2" -v m="$3" 'BEGIN { if (m > 0) printf "%.0f", d / n / m; else print "n/a" }'
+}
+
+wait_port() { # host:port
+	local i
+	for i in $(seq 1 300); do
+		if (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	log "timed out waiting for $1"
+	return 1
+}
+
+# ---------------------------------------------------------------- install
+NATS_OK=1
+NATSBIN="$TMP/natsbin"
+mkdir -p "$NATSBIN"
+log "go install nats-server $NATS_SERVER_VERSION and natscli $NATSCLI_VERSION into $NATSBIN"
+if ! GOBIN=$NATSBIN go install "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION" >"$TMP/install-server.log" 2>&1; then
+	log "NATS SKIPPED: go install nats-server@$NATS_SERVER_VERSION failed (see below); running the raftmq half only"
+	tail -5 "$TMP/install-server.log" >&2
+	NATS_OK=0
+fi
+if [[ $NATS_OK == 1 ]] && ! GOBIN=$NATSBIN go install "github.com/nats-io/natscli/nats@$NATSCLI_VERSION" >"$TMP/install-cli.log" 2>&1; then
+	log "NATS SKIPPED: go install natscli/nats@$NATSCLI_VERSION failed (see below); running the raftmq half only"
+	tail -5 "$TMP/install-cli.log" >&2
+	NATS_OK=0
+fi
+log "make build"
+make build >/dev/null
+
+# Results: R[<system>.<replicas>.<workload>.<field>]
+declare -A R
+
+# ---------------------------------------------------------------- NATS
+NATS_PIDS=()
+start_nats() {
+	local i routes="" port cport
+	for i in 1 2 3; do
+		routes+="nats-route://127.0.0.1:$((BASE_PORT + 10 + i)),"
+	done
+	routes=${routes%,}
+	for i in 1 2 3; do
+		port=$((BASE_PORT + i))
+		cport=$((BASE_PORT + 10 + i))
+		mkdir -p "$TMP/nats$i"
+		cat >"$TMP/nats$i/n.conf" <<-EOF
+			server_name: nats$i
+			listen: 127.0.0.1:$port
+			jetstream {
+			  store_dir: "$TMP/nats$i/js"
+			  sync_interval: always
+			}
+			cluster {
+			  name: bench
+			  listen: 127.0.0.1:$cport
+			  routes: [$routes]
+			}
+		EOF
+		"$NATSBIN/nats-server" -c "$TMP/nats$i/n.conf" >"$TMP/nats$i/log" 2>&1 &
+		PIDS+=($!)
+		NATS_PIDS+=($!)
+	done
+	for i in 1 2 3; do wait_port "127.0.0.1:$((BASE_PORT + i))"; done
+	local url="nats://127.0.0.1:$((BASE_PORT + 1))"
+	for i in $(seq 1 100); do
+		if "$NATSBIN/nats" -s "$url" account info >/dev/null 2>&1; then return 0; fi
+		sleep 0.2
+	done
+	log "NATS JetStream did not become ready"
+	return 1
+}
+
+# nats_parse FILE KEY prints msgs/sec of the "stats:" line (KEY=rate), or
+# its P50/P99 in ms (KEY=p50|p99).
+nats_parse() {
+	local line
+	line=$(grep 'stats:' "$1" | tail -1)
+	case $2 in
+	rate) sed -E 's/.*stats: ([0-9,]+) msgs\/sec.*/\1/' <<<"$line" | tr -d , ;;
+	p50 | p99)
+		local k=P50
+		[[ $2 == p99 ]] && k=P99
+		grep -oE "$k: [0-9,.]+us" <<<"$line" | head -1 | sed -E 's/.*: ([0-9,.]+)us/\1/' | tr -d , |
+			awk '{ if ($1 != "") printf "%.2f", $1 / 1000 }'
+		;;
+	esac
+}
+
+# nats_run R WORKLOAD ARGS...: one nats bench run on stream bench-rR.
+nats_run() {
+	local r=$1 w=$2 out="$TMP/nats-r$1-$2.out" before after msgs
+	shift 2
+	before=$(write_bytes "${NATS_PIDS[@]}")
+	if ! "$NATSBIN/nats" -s "nats://127.0.0.1:$((BASE_PORT + 1))" bench js "$@" --no-progress \
+		--size "$SIZE" --stream "bench-r$r" >"$out" 2>&1; then
+		log "nats bench js $* failed:"
+		tail -5 "$out" >&2
+		return 0
+	fi
+	after=$(write_bytes "${NATS_PIDS[@]}")
+	msgs=$(grep -oE 'msgs=[0-9,]+' "$out" | head -1 | sed 's/msgs=//' | tr -d ,)
+	R[nats.$r.$w.rate]=$(nats_parse "$out" rate)
+	if [[ $w == sync ]]; then
+		R[nats.$r.$w.p50]=$(nats_parse "$out" p50)
+		R[nats.$r.$w.p99]=$(nats_parse "$out" p99)
+	fi
+	R[nats.$r.$w.bpm]=$(per_node_msg $((after - before)) "$r" "$msgs")
+}
+
+nats_half() {
+	local r
+	log "starting three nats-server processes (JetStream, sync_interval: always)"
+	start_nats || return 0
+	for r in 3 1; do
+		log "NATS R$r: sync"
+		nats_run "$r" sync pub sync --create --replicas "$r" --msgs "$SYNC_MSGS" --clients 1 "bench.r$r"
+		log "NATS R$r: async 4x500"
+		nats_run "$r" async pub async --purge --clients 4 --batch 500 --msgs "$ASYNC_MSGS" "bench.r$r"
+		log "NATS R$r: consume"
+		nats_run "$r" cons consume --clients 1 --msgs "$ASYNC_MSGS"
+	done
+}
+
+# ---------------------------------------------------------------- raftmq
+RAFTMQ_PIDS=()
+# start_raftmq N PORTBASE: N nodes of one group with static peers.
+start_raftmq() {
+	local n=$1 base=$2 i peers="" args
+	RAFTMQ_PIDS=()
+	for i in $(seq 1 "$n"); do
+		peers+="n$i=127.0.0.1:$((base + 10 + i))=127.0.0.1:$((base + i)),"
+	done
+	peers=${peers%,}
+	for i in $(seq 1 "$n"); do
+		mkdir -p "$TMP/raftmq-$base-$i/data"
+		args=(--node-id "n$i" --group bench --data-dir "$TMP/raftmq-$base-$i/data"
+			--grpc-addr "127.0.0.1:$((base + i))" --raft-addr "127.0.0.1:$((base + 10 + i))"
+			--peers "$peers" --bootstrap --flush sync --log-level warn)
+		bin/raftmq "${args[@]}" >"$TMP/raftmq-$base-$i/log" 2>&1 &
+		PIDS+=($!)
+		RAFTMQ_PIDS+=($!)
+	done
+	for i in $(seq 1 "$n"); do wait_port "127.0.0.1:$((base + i))"; done
+	for i in $(seq 1 200); do
+		if bin/mqctl -s "127.0.0.1:$((base + 1))" --timeout 1s cluster status 2>/dev/null | grep -q leader; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	log "raftmq group of $n did not elect a leader"
+	return 1
+}
+
+stop_raftmq() {
+	local pid
+	for pid in "${RAFTMQ_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${RAFTMQ_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+
+# json_field FILE FIELD prints a number of mqctl's --json report.
+json_field() {
+	grep -E "\"$2\":" "$1" | head -1 | sed -E 's/.*: *([0-9.e+-]+),?/\1/'
+}
+
+# raftmq_run R SERVERS WORKLOAD MODE ARGS...
+raftmq_run() {
+	local r=$1 servers=$2 w=$3 out="$TMP/raftmq-r$1-$3.out" before after msgs
+	shift 3
+	before=$(write_bytes "${RAFTMQ_PIDS[@]}")
+	if ! bin/mqctl -s "$servers" --timeout 30s --json bench "$@" --size "$SIZE" >"$out" 2>"$out.err"; then
+		log "mqctl bench $* failed:"
+		tail -5 "$out.err" >&2
+	fi
+	after=$(write_bytes "${RAFTMQ_PIDS[@]}")
+	msgs=$(json_field "$out" messages)
+	[[ -n $msgs ]] || return 0
+	R[raftmq.$r.$w.rate]=$(printf '%.0f' "$(json_field "$out" msg_per_sec)")
+	if [[ $w != cons ]]; then
+		R[raftmq.$r.$w.p50]=$(awk -v v="$(json_field "$out" p50)" 'BEGIN { printf "%.2f", v / 1000 }')
+		R[raftmq.$r.$w.p99]=$(awk -v v="$(json_field "$out" p99)" 'BEGIN { printf "%.2f", v / 1000 }')
+	fi
+	R[raftmq.$r.$w.bpm]=$(per_node_msg $((after - before)) "$r" "$msgs")
+}
+
+raftmq_half() {
+	local r base servers i
+	for r in 3 1; do
+		base=$((BASE_PORT + 100 * r))
+		log "starting $r raftmq process(es) (--flush sync)"
+		start_raftmq "$r" "$base" || { stop_raftmq; continue; }
+		servers=""
+		for i in $(seq 1 "$r"); do servers+="127.0.0.1:$((base + i)),"; done
+		servers=${servers%,}
+		log "raftmq R$r: sync"
+		raftmq_run "$r" "$servers" sync produce --topic "bench-r$r" --queues 8 --producers 1 --inflight 1 --count "$SYNC_MSGS"
+		log "raftmq R$r: async 4x500"
+		raftmq_run "$r" "$servers" async produce --topic "bench-r$r-async" --queues 8 --producers 4 --inflight 500 --count "$ASYNC_MSGS"
+		log "raftmq R$r: consume"
+		raftmq_run "$r" "$servers" cons consume --topic "bench-r$r-async" --group "bench-r$r" --count "$ASYNC_MSGS" --batch 256
+		stop_raftmq
+	done
+}
+
+# ---------------------------------------------------------------- table
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.2f", a / b; else print "n/a" }'
+}
+v() { echo "${R[$1]:-n/a}"; }
+lat() {
+	if [[ -n ${R[$1.p50]:-} ]]; then echo "${R[$1.p50]}/${R[$1.p99]}"; else echo "-"; fi
+}
+
+print_table() {
+	local r w name
+	echo
+	echo "raftmq vs NATS JetStream, $SIZE B messages, $(nproc) cores, $(date -u +%Y-%m-%d)"
+	echo "sync=$SYNC_MSGS msgs (1 producer, wait for each ack); async=$ASYNC_MSGS msgs (4 producers x 500 in flight); cons=reads the async messages back"
+	echo "latency p50/p99 in ms; B/msg/node = bytes written per message per server process"
+	printf '%-16s %12s %12s %8s %16s %16s %12s %12s\n' workload "raftmq msg/s" "NATS msg/s" ratio \
+		"raftmq p50/p99" "NATS p50/p99" "raftmq B/msg" "NATS B/msg"
+	for r in 3 1; do
+		for w in sync async cons; do
+			case $w in
+			sync) name="R$r sync x1" ;;
+			async) name="R$r async 4x500" ;;
+			cons) name="R$r consume" ;;
+			esac
+			printf '%-16s %12s %12s %8s %16s %16s %12s %12s\n' "$name" "$(v "raftmq.$r.$w.rate")" "$(v "nats.$r.$w.rate")" \
+				"$(ratio "${R[raftmq.$r.$w.rate]:-}" "${R[nats.$r.$w.rate]:-}")" \
+				"$(lat "raftmq.$r.$w")" "$(lat "nats.$r.$w")" "$(v "raftmq.$r.$w.bpm")" "$(v "nats.$r.$w.bpm")"
+		done
+	done
+	if [[ $NATS_OK == 0 ]]; then
+		echo "NATS was not run: installing it with go install failed (see above)."
+	fi
+}
+
+if [[ $NATS_OK == 1 ]]; then
+	nats_half
+	for pid in "${NATS_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${NATS_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+fi
+raftmq_half
+print_table
