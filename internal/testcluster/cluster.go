@@ -33,6 +33,11 @@ type Options struct {
 	// StartTimeout bounds Start's wait for every node to serve and for a
 	// leader, and each later wait that takes no context (default 30s).
 	StartTimeout time.Duration
+	// PartitionProxies puts a fault-injecting TCP proxy in front of every
+	// node's Raft listener, advertised as its Raft address, so that
+	// Isolate, Partition, CutLink and Heal can cut Raft links (see
+	// partition.go). Off by default: nodes dial each other directly.
+	PartitionProxies bool
 }
 
 func (o Options) withDefaults() Options {
@@ -61,6 +66,8 @@ type Cluster struct {
 	// pgids are the process groups of every process ever started, checked
 	// for strays in cleanup.
 	pgids []int
+	// part holds the Raft proxies when opts.PartitionProxies is set.
+	part *partitions
 }
 
 // node is one member of the group; its process changes on restart.
@@ -99,13 +106,19 @@ func Start(t testing.TB, opts Options) *Cluster {
 			t.Fatal(err)
 		}
 		n.conn, n.client = conn, raftmqpb.NewBrokerClient(conn)
-		peers = append(peers, n.id+"="+n.raftAddr+"="+n.grpcAddr)
 		c.nodes = append(c.nodes, n)
 	}
-	for _, n := range c.nodes {
+	if opts.PartitionProxies {
+		c.startProxies()
+	}
+	for i, n := range c.nodes {
+		peers = append(peers, n.id+"="+c.raftAdvertise(i)+"="+n.grpcAddr)
+	}
+	for i, n := range c.nodes {
 		n.args = append([]string{
 			"--node-id", n.id, "--group", opts.Group, "--data-dir", n.dataDir,
 			"--grpc-addr", n.grpcAddr, "--raft-addr", n.raftAddr,
+			"--raft-advertise", c.raftAdvertise(i),
 			"--peers", strings.Join(peers, ","), "--bootstrap",
 			"--log-level", opts.LogLevel,
 		}, c.flagArgs()...)
