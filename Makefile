@@ -32,7 +32,7 @@ DATA        ?= data
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     ?= -s -w -X main.version=$(VERSION)
 TESTTIMEOUT ?= 15m
-FUZZTIME    ?= 10s
+FUZZTIME    ?= 100000x
 BENCHTIME   ?= 2s
 BENCHPKGS   ?= ./store/...
 RAFTMQ_FLAGS ?= --data-dir $(DATA)
