@@ -65,6 +65,10 @@ type Config struct {
 	DeadNodeTimeout time.Duration `yaml:"dead-node-timeout"`
 	// Flush is the CommitLog flush mode, sync or async.
 	Flush string `yaml:"flush"`
+	// RaftLogStore is the Raft log and stable store: boltdb
+	// (hashicorp/raft-boltdb) or wal (hashicorp/raft-wal). It cannot be
+	// changed for an existing data directory.
+	RaftLogStore string `yaml:"raft-log-store"`
 	// Retention deletes CommitLog segments older than this; 0 keeps them.
 	Retention time.Duration `yaml:"retention"`
 	// AutoCreateTopics creates unknown topics on first produce/subscribe.
@@ -87,6 +91,7 @@ func defaultConfig() Config {
 		GRPCAddr:        "127.0.0.1:9876",
 		RaftAddr:        "127.0.0.1:9877",
 		Flush:           "async",
+		RaftLogStore:    "boltdb",
 		Retention:       store.DefaultOptions().RetentionTime,
 		LogLevel:        "info",
 		LogFormat:       "text",
@@ -124,6 +129,7 @@ func parseConfig(args []string, stderr io.Writer) (Config, bool, error) {
 	fs.StringVar(&cfg.GossipKey, "gossip-key", cfg.GossipKey, "base64 gossip encryption `key` of 16, 24 or 32 bytes (default: none)")
 	fs.DurationVar(&cfg.DeadNodeTimeout, "dead-node-timeout", cfg.DeadNodeTimeout, "leader removes a Raft server gone from gossip this `long` (0 never)")
 	fs.StringVar(&cfg.Flush, "flush", cfg.Flush, "CommitLog flush `mode`: sync or async")
+	fs.StringVar(&cfg.RaftLogStore, "raft-log-store", cfg.RaftLogStore, "Raft log `store`: boltdb or wal (fixed once the data directory exists)")
 	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "delete messages older than this `duration` (0 keeps them)")
 	fs.BoolVar(&cfg.AutoCreateTopics, "auto-create-topics", cfg.AutoCreateTopics, "create unknown topics on first use")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn, error")
@@ -198,6 +204,9 @@ func splitList(s string) []string {
 func (c Config) validate() error {
 	if _, err := store.ParseFlushMode(c.Flush); err != nil {
 		return err
+	}
+	if c.RaftLogStore != "boltdb" && c.RaftLogStore != "wal" {
+		return fmt.Errorf("--raft-log-store %q: want boltdb or wal", c.RaftLogStore)
 	}
 	if _, err := c.level(); err != nil {
 		return err

@@ -182,6 +182,7 @@ func raftConfig(cfg Config, peers []peer, log *slog.Logger) raftfsm.Config {
 		rc.Peers = append(rc.Peers, raftfsm.Peer{ID: p.ID, RaftAddr: p.RaftAddr})
 	}
 	rc.Store.FlushMode, _ = store.ParseFlushMode(cfg.Flush) // validated
+	rc.LogStore = cfg.RaftLogStore
 	rc.Store.RetentionTime = cfg.Retention
 	rc.Logger = log
 	return rc
