@@ -14,6 +14,7 @@ import (
 	"github.com/raftmq/raftmq/api"
 	"github.com/raftmq/raftmq/api/raftmqpb"
 	"github.com/raftmq/raftmq/broker"
+	"github.com/raftmq/raftmq/internal/testutil"
 	"github.com/raftmq/raftmq/raftfsm"
 )
 
@@ -30,33 +31,35 @@ type testNode struct {
 	alive    bool
 }
 
-// testCluster is an in-process broker group on 127.0.0.1.
+// testCluster is an in-process broker group on 127.0.0.1: real TCP for
+// Raft and gRPC, real disk in temp dirs.
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
+	cfgs  nodeConfigs
 	nodes []*testNode
 }
 
-// freeAddr returns a 127.0.0.1 address whose port was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+// nodeConfigs returns the Raft and broker configuration of one node.
+type nodeConfigs func() (raftfsm.Config, broker.Config)
 
-// newTestCluster starts size nodes that bootstrap one group "g".
-func newTestCluster(t *testing.T, size int) *testCluster {
+// testConfigs are tight timeouts and tiny files, for tests.
+func testConfigs() (raftfsm.Config, broker.Config) { return raftfsm.TestConfig(), broker.TestConfig() }
+
+// newTestCluster starts size nodes with testConfigs that bootstrap one
+// group "g".
+func newTestCluster(t *testing.T, size int) *testCluster { return newCluster(t, size, testConfigs) }
+
+// newCluster starts size nodes configured by cfgs that bootstrap one
+// group "g".
+func newCluster(t testing.TB, size int, cfgs nodeConfigs) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t}
+	c := &testCluster{t: t, cfgs: cfgs}
 	var peers []raftfsm.Peer
 	lis := make([]net.Listener, size)
 	grpcAddrs := map[string]string{}
 	for i := range size {
 		id := fmt.Sprint("n", i)
-		peers = append(peers, raftfsm.Peer{ID: id, RaftAddr: freeAddr(t)})
+		peers = append(peers, raftfsm.Peer{ID: id, RaftAddr: testutil.FreeAddr(t)})
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -78,14 +81,13 @@ func newTestCluster(t *testing.T, size int) *testCluster {
 func (c *testCluster) start(peers []raftfsm.Peer, i int, l net.Listener, grpcAddrs map[string]string) *testNode {
 	t := c.t
 	logger := slog.New(slog.DiscardHandler)
-	rc := raftfsm.TestConfig()
+	rc, bc := c.cfgs()
 	rc.NodeID, rc.Dir, rc.RaftBind = peers[i].ID, t.TempDir(), peers[i].RaftAddr
 	rc.Bootstrap, rc.Peers, rc.Logger = true, peers, logger
 	node, err := raftfsm.Open(rc)
 	if err != nil {
 		t.Fatalf("open %s: %v", rc.NodeID, err)
 	}
-	bc := broker.TestConfig()
 	bc.GroupID, bc.NodeID, bc.GRPCAddr, bc.Peers = "g", rc.NodeID, l.Addr().String(), grpcAddrs
 	bc.MessageLimits, bc.Logger = rc.Store, logger
 	b, err := broker.New(bc, node)
@@ -129,7 +131,7 @@ func (c *testCluster) stop(n *testNode, kill bool) {
 // leader waits for a live leader and returns it and a live follower.
 func (c *testCluster) leader() (leader, follower *testNode) {
 	c.t.Helper()
-	waitFor(c.t, 15*time.Second, "a leader known to every live node", func() bool {
+	testutil.WaitFor(c.t, 15*time.Second, "a leader known to every live node", func() bool {
 		leader, follower = nil, nil
 		for _, n := range c.nodes {
 			if !n.alive {
@@ -152,20 +154,6 @@ func (c *testCluster) leader() (leader, follower *testNode) {
 		return true
 	})
 	return leader, follower
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-	}
 }
 
 func callCtx(t *testing.T) context.Context {

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/raftmq/raftmq/api/raftmqpb"
+	"github.com/raftmq/raftmq/internal/testutil"
 )
 
 // TestRemoveNode removes a follower through another follower (which
@@ -30,7 +31,7 @@ func TestRemoveNode(t *testing.T) {
 	if err != nil || !resp.GetRemoved() {
 		t.Fatalf("RemoveNode(%s) via %s: %v, %v", victim.id, via.id, resp, err)
 	}
-	waitFor(t, 10*time.Second, "a two-server configuration", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "a two-server configuration", func() bool {
 		servers, err := leader.node.Servers()
 		return err == nil && len(servers) == 2
 	})

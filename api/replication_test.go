@@ -13,6 +13,7 @@ import (
 
 	"github.com/raftmq/raftmq/api"
 	"github.com/raftmq/raftmq/api/raftmqpb"
+	"github.com/raftmq/raftmq/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -80,7 +81,7 @@ func TestThreeNodeGroup(t *testing.T) {
 	perQueue = countPerQueue(sent)
 	for _, n := range []*testNode{newLeader, survivor} {
 		checkReplica(t, n, sent, perQueue)
-		waitFor(t, 10*time.Second, "the committed offset on "+n.id, func() bool {
+		testutil.WaitFor(t, 10*time.Second, "the committed offset on "+n.id, func() bool {
 			o, err := n.client.GetOffsets(callCtx(t), &raftmqpb.GetOffsetsRequest{Group: "G", Topic: "T"})
 			return err == nil && len(o.GetOffsets()) == queues && o.GetOffsets()[1].GetOffset() == 3
 		})

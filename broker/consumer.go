@@ -88,7 +88,7 @@ func (b *Broker) Heartbeat(ctx context.Context, req HeartbeatRequest) (Heartbeat
 			return HeartbeatResult{}, err
 		}
 	}
-	term := b.rep.Status().Term
+	term := b.rep.Term()
 	gen, refs := b.coord.join(term, req.Group, req.MemberID, topics, timeout, func(t string) uint32 {
 		top, _ := b.rep.Topic(t)
 		return top.Queues

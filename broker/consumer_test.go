@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/raftmq/raftmq/internal/testutil"
 )
 
 func TestAllocateAveragely(t *testing.T) {
@@ -161,7 +163,7 @@ func TestHeartbeatSessionExpiry(t *testing.T) {
 	mustCreate(t, b, "T", 2)
 	heartbeat(t, b, HeartbeatRequest{Group: "G", MemberID: "stays", Topics: []string{"T"}, SessionTimeout: time.Minute})
 	r := heartbeat(t, b, HeartbeatRequest{Group: "G", MemberID: "dies", Topics: []string{"T"}, SessionTimeout: 20 * time.Millisecond})
-	waitFor(t, 5*time.Second, "the silent member to expire", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "the silent member to expire", func() bool {
 		return slices.Equal(b.coord.members("G"), []string{"stays"})
 	})
 	r2 := heartbeat(t, b, HeartbeatRequest{Group: "G", MemberID: "stays", Topics: []string{"T"}, SessionTimeout: time.Minute})

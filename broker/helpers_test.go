@@ -2,7 +2,6 @@ package broker
 
 import (
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
@@ -50,21 +49,6 @@ func newTestBrokerStore(t *testing.T, opts store.Options, mod func(*Config)) (*B
 		}
 	})
 	return b, f
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(timeout)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-	}
 }
 
 func mustCreate(t *testing.T, b *Broker, name string, queues uint32) {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/raftmq/raftmq/internal/testutil"
 )
 
 func TestCommitOffsetsGroupCommit(t *testing.T) {
@@ -27,7 +29,7 @@ func TestCommitOffsetsGroupCommit(t *testing.T) {
 	for q := uint32(1); q < 8; q++ {
 		commit(q)
 	}
-	waitFor(t, 5*time.Second, "commits queued behind the apply", func() bool { return b.commits.waiting.Load() == 7 })
+	testutil.WaitFor(t, 5*time.Second, "commits queued behind the apply", func() bool { return b.commits.waiting.Load() == 7 })
 	release()
 	wg.Wait()
 	if got := f.CommitCalls(); !slices.Equal(got, []int{1, 7}) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftmq/raftmq/internal/testutil"
 	"github.com/raftmq/raftmq/store"
 )
 
@@ -57,7 +58,7 @@ func TestProducePipeline(t *testing.T) {
 	second := produceConcurrently(t, b, 1, 1)
 	<-f.Entered() // two entries in flight at once
 	rest := produceConcurrently(t, b, 5, 2)
-	waitFor(t, 5*time.Second, "callers queued behind a full pipeline", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "callers queued behind a full pipeline", func() bool {
 		return b.produce.waiting.Load() == 5
 	})
 	release()
@@ -91,7 +92,7 @@ func TestProduceGroupCommit(t *testing.T) {
 			first := produceConcurrently(t, b, 1, 1)
 			<-f.Entered() // the first entry is in flight
 			rest := produceConcurrently(t, b, tc.callers, tc.per)
-			waitFor(t, 5*time.Second, "callers queued behind the apply", func() bool {
+			testutil.WaitFor(t, 5*time.Second, "callers queued behind the apply", func() bool {
 				return b.produce.waiting.Load() == int64(tc.callers)
 			})
 			release()

@@ -34,10 +34,11 @@ type Replicator interface {
 	// Applied returns a channel closed at the next FSM apply.
 	Applied() <-chan struct{}
 
-	// IsLeader, Leader, Status and Servers describe the Raft group.
+	// IsLeader, Leader, Status, Term and Servers describe the Raft group.
 	IsLeader() bool
 	Leader() (id, raftAddr string)
 	Status() raftfsm.Status
+	Term() uint64 // cheap, unlike Status: heartbeats use it
 	Servers() ([]raftfsm.Peer, error)
 	// TransferLeadership hands leadership to targetID ("" = any voter).
 	TransferLeadership(targetID string) error

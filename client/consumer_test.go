@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/raftmq/raftmq/internal/testutil"
 )
 
 const waitLong = 20 * time.Second
@@ -39,7 +41,7 @@ func TestProduceConsumeInOrder(t *testing.T) {
 	if err := cs.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "every message consumed", func() bool { return len(col.messages()) >= n })
+	testutil.WaitFor(t, waitLong, "every message consumed", func() bool { return len(col.messages()) >= n })
 	if err := cs.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -93,11 +95,11 @@ func TestConsumerGroupSplitAndTakeover(t *testing.T) {
 	if err := csA.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "a owns every queue", func() bool { return slices.Equal(csA.assigned(), []uint32{0, 1, 2, 3}) })
+	testutil.WaitFor(t, waitLong, "a owns every queue", func() bool { return slices.Equal(csA.assigned(), []uint32{0, 1, 2, 3}) })
 	if err := csB.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "queues split", func() bool {
+	testutil.WaitFor(t, waitLong, "queues split", func() bool {
 		return slices.Equal(csA.assigned(), []uint32{0, 2}) && slices.Equal(csB.assigned(), []uint32{1, 3})
 	})
 	sendN(t, p, "t", "b", 40)
@@ -108,7 +110,7 @@ func TestConsumerGroupSplitAndTakeover(t *testing.T) {
 		}
 		return len(u)
 	}
-	waitFor(t, waitLong, "all 80 consumed by the pair", func() bool { return union() == 80 })
+	testutil.WaitFor(t, waitLong, "all 80 consumed by the pair", func() bool { return union() == 80 })
 	for _, m := range colB.messages() {
 		if *m.QueueID != 1 && *m.QueueID != 3 {
 			t.Errorf("b consumed queue %d, which it never owned", *m.QueueID)
@@ -118,9 +120,9 @@ func TestConsumerGroupSplitAndTakeover(t *testing.T) {
 	if err := csB.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, waitLong, "a takes over", func() bool { return slices.Equal(csA.assigned(), []uint32{0, 1, 2, 3}) })
+	testutil.WaitFor(t, waitLong, "a takes over", func() bool { return slices.Equal(csA.assigned(), []uint32{0, 1, 2, 3}) })
 	results := sendN(t, p, "t", "c", 40)
-	waitFor(t, waitLong, "a consumes the new messages", func() bool {
+	testutil.WaitFor(t, waitLong, "a consumes the new messages", func() bool {
 		d := colA.distinct()
 		for _, r := range results {
 			if !d[r.MsgID] {
@@ -167,7 +169,7 @@ func TestHandlerErrorRedelivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"m0", "m1", "m2", "m3", "m3", "m3", "m4", "m5"}
-	waitFor(t, waitLong, "all delivered", func() bool {
+	testutil.WaitFor(t, waitLong, "all delivered", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(seen) >= len(want)
@@ -201,7 +203,7 @@ func TestBroadcasting(t *testing.T) {
 		}
 	}
 	for i, col := range cols {
-		waitFor(t, waitLong, fmt.Sprintf("consumer %d sees all", i), func() bool { return len(col.distinct()) == 30 })
+		testutil.WaitFor(t, waitLong, fmt.Sprintf("consumer %d sees all", i), func() bool { return len(col.distinct()) == 30 })
 	}
 	if got := cl.calls("Heartbeat") + cl.calls("CommitOffsets"); got != 0 {
 		t.Errorf("broadcasting made %d Heartbeat/CommitOffsets calls, want 0", got)
@@ -215,7 +217,7 @@ func TestBroadcastingStartPositions(t *testing.T) {
 	p := newProducer(t, c)
 	old := sendN(t, p, "t", "old", 5)
 	last := cl.b.Messages("t", 0)[4].GetStoreTimestampMs()
-	waitFor(t, time.Second, "the clock to pass the last store time", func() bool { return time.Now().UnixMilli() > last })
+	testutil.WaitFor(t, time.Second, "the clock to pass the last store time", func() bool { return time.Now().UnixMilli() > last })
 	from := time.Now()
 
 	tests := []struct {
@@ -235,7 +237,7 @@ func TestBroadcastingStartPositions(t *testing.T) {
 		if err := cs.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, waitLong, tt.name+" start offset found", func() bool {
+		testutil.WaitFor(t, waitLong, tt.name+" start offset found", func() bool {
 			_, ok := cs.offsets.dirtyOrKnown(queueKey{"t", 0})
 			return ok
 		})
@@ -243,7 +245,7 @@ func TestBroadcastingStartPositions(t *testing.T) {
 	fresh := sendN(t, p, "t", "new", 5)
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			waitFor(t, waitLong, "new messages", func() bool { return len(cols[i].distinct()) >= len(fresh) })
+			testutil.WaitFor(t, waitLong, "new messages", func() bool { return len(cols[i].distinct()) >= len(fresh) })
 			d := cols[i].distinct()
 			for _, r := range old {
 				if d[r.MsgID] {
@@ -305,7 +307,7 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 			}
 		}
 		for i := range cols {
-			waitFor(t, waitLong, "consumed", func() bool { return len(cols[i].distinct()) == 10 })
+			testutil.WaitFor(t, waitLong, "consumed", func() bool { return len(cols[i].distinct()) == 10 })
 		}
 		// Cleanups close the consumers, the producer, the client and the
 		// servers, in that order.
@@ -338,7 +340,7 @@ func TestTagFilterSkipsAndCommitsPast(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The last message (offset 9) is a B: the commit still moves past it.
-	waitFor(t, waitLong, "offset committed past the filtered tail", func() bool {
+	testutil.WaitFor(t, waitLong, "offset committed past the filtered tail", func() bool {
 		off, _ := cl.b.Committed("g", "t", 0)
 		return off == 10
 	})

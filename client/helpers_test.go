@@ -113,20 +113,6 @@ func createTopic(t *testing.T, c *Client, name string, queues uint32) {
 	}
 }
 
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
-}
-
 // sendN sends n messages with bodies prefix0..prefix(n-1), one per Send.
 func sendN(t *testing.T, p *Producer, topic, prefix string, n int) []SendResult {
 	t.Helper()

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/raftmq/raftmq/client/internal/fakebroker"
+	"github.com/raftmq/raftmq/internal/testutil"
 )
 
 func TestSendAsyncBatchesWhileInFlight(t *testing.T) {
@@ -50,7 +51,7 @@ func TestSendAsyncBatchesWhileInFlight(t *testing.T) {
 				})
 			}
 			send(0)
-			waitFor(t, 10*time.Second, "first Produce in flight", func() bool { return cl.nodes[0].Calls("Produce") == 1 })
+			testutil.WaitFor(t, 10*time.Second, "first Produce in flight", func() bool { return cl.nodes[0].Calls("Produce") == 1 })
 			for i := 1; i < n; i++ {
 				send(i)
 			}
@@ -231,7 +232,7 @@ func TestUnknownOutcome(t *testing.T) {
 			_, err := p.Send(ctx, "t", &Message{Body: []byte("x")})
 			done <- err
 		}()
-		waitFor(t, 10*time.Second, "Produce in flight", func() bool { return cl.nodes[0].Calls("Produce") == 1 })
+		testutil.WaitFor(t, 10*time.Second, "Produce in flight", func() bool { return cl.nodes[0].Calls("Produce") == 1 })
 		cancel()
 		err := <-done
 		if !errors.Is(err, ErrUnknownOutcome) || !errors.Is(err, context.Canceled) {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/raftmq/raftmq/internal/testutil"
 )
 
 const convergeTimeout = 20 * time.Second
@@ -17,7 +19,7 @@ func startCluster(t *testing.T) (a, b, c *testNode) {
 	b = startNode(t, nodeConfig("b", "g1", 2, seed))
 	c = startNode(t, nodeConfig("c", "g2", 3, seed))
 	for _, n := range []*testNode{a, b, c} {
-		waitFor(t, convergeTimeout, n.Local().ID+" sees 3 alive", func() bool {
+		testutil.WaitFor(t, convergeTimeout, n.Local().ID+" sees 3 alive", func() bool {
 			return len(n.Alive("")) == 3
 		})
 	}
@@ -68,7 +70,7 @@ func TestHasRaftStateFlipSeenAfterUpdateMeta(t *testing.T) {
 		t.Fatalf("UpdateMeta: %v", err)
 	}
 	for _, n := range []*testNode{a, c} {
-		waitFor(t, convergeTimeout, n.Local().ID+" sees b with raft state", func() bool {
+		testutil.WaitFor(t, convergeTimeout, n.Local().ID+" sees b with raft state", func() bool {
 			mem, ok := memberOf(n.Membership, "b")
 			return ok && mem.HasRaftState && mem.State == StateAlive
 		})
@@ -86,7 +88,7 @@ func TestCloseWithoutLeaveIsDead(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 	for _, n := range []*testNode{a, b} {
-		waitFor(t, convergeTimeout, n.Local().ID+" sees c dead", func() bool {
+		testutil.WaitFor(t, convergeTimeout, n.Local().ID+" sees c dead", func() bool {
 			return sees(n.Membership, "c", StateDead)
 		})
 		if got := len(n.Alive("")); got != 2 {
@@ -115,7 +117,7 @@ func TestLeaveIsSeenAsLeft(t *testing.T) {
 		t.Errorf("UpdateMeta after Leave = %v, want ErrLeft", err)
 	}
 	for _, n := range []*testNode{a, b} {
-		waitFor(t, convergeTimeout, n.Local().ID+" sees c left", func() bool {
+		testutil.WaitFor(t, convergeTimeout, n.Local().ID+" sees c left", func() bool {
 			return sees(n.Membership, "c", StateLeft)
 		})
 	}
@@ -141,9 +143,9 @@ func TestLeaveIsSeenAsLeft(t *testing.T) {
 }
 
 func TestJoinRetriesUntilSeedIsUp(t *testing.T) {
-	seedAddr := freeAddr(t)
+	seedAddr := testutil.FreeAddr(t)
 	b := startNode(t, nodeConfig("b", "g1", 2, seedAddr))
-	waitFor(t, convergeTimeout, "b to retry its join", func() bool {
+	testutil.WaitFor(t, convergeTimeout, "b to retry its join", func() bool {
 		return b.joinAttempts.Load() >= 3
 	})
 	if got := len(b.Alive("")); got != 1 {
@@ -153,7 +155,7 @@ func TestJoinRetriesUntilSeedIsUp(t *testing.T) {
 	cfg.BindAddr = seedAddr
 	a := startNode(t, cfg)
 	for _, n := range []*testNode{a, b} {
-		waitFor(t, convergeTimeout, n.Local().ID+" sees both", func() bool {
+		testutil.WaitFor(t, convergeTimeout, n.Local().ID+" sees both", func() bool {
 			return len(n.Alive("g1")) == 2
 		})
 	}
@@ -170,7 +172,7 @@ func TestEncryption(t *testing.T) {
 	cfgB := nodeConfig("b", "g1", 2, seed)
 	cfgB.SecretKey = key1
 	b := startNode(t, cfgB)
-	waitFor(t, convergeTimeout, "a and b (same key) to form a cluster", func() bool {
+	testutil.WaitFor(t, convergeTimeout, "a and b (same key) to form a cluster", func() bool {
 		return len(a.Alive("")) == 2 && len(b.Alive("")) == 2
 	})
 
@@ -185,7 +187,7 @@ func TestEncryption(t *testing.T) {
 			cfg := nodeConfig("x", "g1", 9, seed)
 			cfg.SecretKey = tc.key
 			x := startNode(t, cfg)
-			waitFor(t, convergeTimeout, "x to try joining several times", func() bool {
+			testutil.WaitFor(t, convergeTimeout, "x to try joining several times", func() bool {
 				return x.joinAttempts.Load() >= 3
 			})
 			if got := len(x.Alive("")); got != 1 {

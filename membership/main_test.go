@@ -2,30 +2,14 @@ package membership
 
 import (
 	"fmt"
-	"net"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
 }
 
 // testNode is one Membership under test with a switchable HasRaftState.
@@ -76,25 +60,4 @@ func memberOf(m *Membership, id string) (Member, bool) {
 func sees(m *Membership, id string, st State) bool {
 	mem, ok := memberOf(m, id)
 	return ok && mem.State == st
-}
-
-// freeAddr reserves a loopback port free for both TCP and UDP and releases
-// it, for a node that must be started later at a known address.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		u, err := net.ListenPacket("udp", addr)
-		_ = l.Close()
-		if err == nil {
-			_ = u.Close()
-			return addr
-		}
-	}
-	t.Fatal("no free TCP+UDP port")
-	return ""
 }

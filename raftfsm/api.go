@@ -225,6 +225,10 @@ func (n *Node) Leader() (id, raftAddr string) {
 	return string(sid), string(addr)
 }
 
+// Term is the current Raft term. Unlike Status it does not go through
+// Raft's main loop.
+func (n *Node) Term() uint64 { return n.raft.CurrentTerm() }
+
 // RaftAddr is the address this node's Raft transport listens on.
 func (n *Node) RaftAddr() string { return string(n.trans.LocalAddr()) }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/hashicorp/raft"
 	"go.uber.org/goleak"
 
+	"github.com/raftmq/raftmq/internal/testutil"
 	"github.com/raftmq/raftmq/store"
 )
 
@@ -23,28 +23,6 @@ func TestMain(m *testing.M) {
 	// it accepted: their reader goroutines end only when the peer closes
 	// its side, which a peer that was killed first never does in-process.
 	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/hashicorp/raft.(*NetworkTransport).handleConn"))
-}
-
-// freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // cluster is an in-process group of nodes on 127.0.0.1.
@@ -59,7 +37,7 @@ func newCluster(t *testing.T, size int, tweak func(*Config)) *cluster {
 	c := &cluster{t: t}
 	var peers []Peer
 	for i := range size {
-		peers = append(peers, Peer{ID: fmt.Sprint("n", i), RaftAddr: freeAddr(t)})
+		peers = append(peers, Peer{ID: fmt.Sprint("n", i), RaftAddr: testutil.FreeAddr(t)})
 	}
 	for i := range size {
 		cfg := TestConfig()
@@ -105,7 +83,7 @@ func (c *cluster) kill(i int) {
 func (c *cluster) leader() (int, *Node) {
 	c.t.Helper()
 	var li int
-	waitFor(c.t, 10*time.Second, "a leader", func() bool {
+	testutil.WaitFor(c.t, 10*time.Second, "a leader", func() bool {
 		for i, n := range c.nodes {
 			if n != nil && n.IsLeader() {
 				li = i
@@ -138,11 +116,18 @@ func (c *cluster) sameLogs(topic string, queues uint32) {
 			ref = append(ref, n)
 		}
 	}
-	waitFor(c.t, 30*time.Second, "replicas to converge", func() bool {
+	testutil.WaitFor(c.t, 30*time.Second, "replicas to converge", func() bool {
+		// The CommitLog end is published before the ConsumeQueues are
+		// written, so wait for both.
 		end := ref[0].Store().MaxCommitLogOffset()
 		for _, n := range ref[1:] {
 			if n.Store().MaxCommitLogOffset() != end {
 				return false
+			}
+			for q := range queues {
+				if n.Store().MaxOffset(topic, q) != ref[0].Store().MaxOffset(topic, q) {
+					return false
+				}
 			}
 		}
 		return true
@@ -210,7 +195,7 @@ func TestThreeNodesReplicateAndFailOver(t *testing.T) {
 	c.sameLogs("orders", 4)
 	for _, n := range c.nodes {
 		if off, ok := n.Offset("g", "orders", 1); !ok || off != 7 {
-			waitFor(t, 5*time.Second, "offset replicated", func() bool { off, ok := n.Offset("g", "orders", 1); return ok && off == 7 })
+			testutil.WaitFor(t, 5*time.Second, "offset replicated", func() bool { off, ok := n.Offset("g", "orders", 1); return ok && off == 7 })
 		}
 		if _, ok := n.Topic("orders"); !ok {
 			t.Fatalf("%s does not know the topic", n.cfg.NodeID)
@@ -309,7 +294,7 @@ func TestWipedFollowerIsRebuiltBySnapshot(t *testing.T) {
 	})
 	// Wait until the leader has compacted its log past the start, so the
 	// wiped follower can only catch up through a snapshot install.
-	waitFor(t, 30*time.Second, "log compaction", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "log compaction", func() bool {
 		if err := l.Snapshot(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
 			t.Logf("snapshot: %v", err)
 		}
@@ -317,7 +302,7 @@ func TestWipedFollowerIsRebuiltBySnapshot(t *testing.T) {
 		return err == nil && first > 1 && l.Store().MaxOffset("t", 0) > 150
 	})
 	// Retention on the leader removes the idle queue's messages.
-	waitFor(t, 10*time.Second, "retention of old segments", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "retention of old segments", func() bool {
 		if _, err := l.Store().DeleteExpired(time.Now().Add(1000 * time.Hour)); err != nil {
 			t.Fatal(err)
 		}
@@ -325,7 +310,7 @@ func TestWipedFollowerIsRebuiltBySnapshot(t *testing.T) {
 	})
 	c.cfgs[f].Bootstrap = false
 	c.start(f)
-	waitFor(t, 30*time.Second, "follower rebuilt", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "follower rebuilt", func() bool {
 		return c.nodes[f].Store().MaxCommitLogOffset() > 0 && c.nodes[f].Store().MaxOffset("t", 0) > 150
 	})
 	close(stop)
@@ -337,7 +322,7 @@ func TestWipedFollowerIsRebuiltBySnapshot(t *testing.T) {
 	if r := produce(t, l, "idle", 0, "idle-3"); r.QueueOffset != 3 {
 		t.Fatalf("idle queue continued at %d on the leader", r.QueueOffset)
 	}
-	waitFor(t, 10*time.Second, "idle message everywhere", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "idle message everywhere", func() bool {
 		for _, n := range c.nodes {
 			if n.Store().MaxOffset("idle", 0) != 4 {
 				return false
@@ -415,7 +400,7 @@ func TestLargeOffsetCommitIsSplit(t *testing.T) {
 	}
 	produce(t, l, "t", 0, "still alive")
 	for _, n := range c.nodes {
-		waitFor(t, 10*time.Second, "offsets everywhere", func() bool {
+		testutil.WaitFor(t, 10*time.Second, "offsets everywhere", func() bool {
 			off, ok := n.Offset(fmt.Sprint(long, 299), "t", 0)
 			return ok && off == 299
 		})

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftmq/raftmq/store"
+	"github.com/raftmq/raftmq/store/vfs"
 )
 
 // snapshotStore is a raft.SnapshotStore that never copies the CommitLog at
@@ -152,7 +153,7 @@ func (s *snapshotStore) save(dir string, m fileMeta) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, metaFile), b)
+	return vfs.WriteFileAtomic(vfs.OS(), filepath.Join(dir, metaFile), b)
 }
 
 // streamSize is how many bytes Open(id) yields.
@@ -279,39 +280,8 @@ func (r *clReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// writeFileAtomic writes name via a temporary file, fsync and rename, then
-// fsyncs the directory.
-func writeFileAtomic(name string, data []byte) error {
-	tmp := name + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, name); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(name))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+// syncDir makes dir's entries durable.
+func syncDir(dir string) error { return vfs.OS().SyncDir(dir) }
 
 var errShortSnapshot = errors.New("raftfsm: snapshot stream ended early")
 

@@ -74,7 +74,7 @@ func (s *Store) appendLocked(msgs []*Message, res []AppendResult) (int64, error)
 	// lastTS is the store timestamp of the last record written; a sealed
 	// segment's trailer records that of its last record, a value every
 	// replica derives from identical bytes.
-	lastTS := s.lastStoreTS
+	lastTS := s.storeTS.Load()
 	for i, m := range msgs {
 		size := int64(record.Size(m))
 		if pos-seg.base+size+record.MinBlankSize > s.opts.SegmentSize {
@@ -124,8 +124,8 @@ func (s *Store) appendLocked(msgs []*Message, res []AppendResult) (int64, error)
 	// never point past the written end.
 	s.written.Store(pos)
 	last := msgs[len(msgs)-1]
-	s.lastRaftIndex, s.lastStoreTS = last.RaftIndex, lastTS
 	s.raftIdx.Store(last.RaftIndex)
+	s.storeTS.Store(lastTS)
 	return pos, s.dispatchLocked(msgs)
 }
 

@@ -135,24 +135,5 @@ func readCheckpoint(fs vfs.FS, dir string) (c checkpoint, found bool, err error)
 
 // writeCheckpoint replaces dir's checkpoint atomically and durably.
 func writeCheckpoint(fs vfs.FS, dir string, c checkpoint) error {
-	tmp := filepath.Join(dir, checkpointName+".tmp")
-	f, err := fs.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteAt(c.encode(), 0); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := fs.Rename(tmp, filepath.Join(dir, checkpointName)); err != nil {
-		return err
-	}
-	return fs.SyncDir(dir)
+	return vfs.WriteFileAtomic(fs, filepath.Join(dir, checkpointName), c.encode())
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/raftmq/raftmq/internal/testutil"
 	"github.com/raftmq/raftmq/store/vfs"
 )
 
@@ -143,7 +144,7 @@ func TestDiskHardLimitAndPressureRetention(t *testing.T) {
 		t.Fatal("min offset did not move")
 	}
 	// Appends resume once the cached disk check refreshes.
-	waitFor(t, 5*time.Second, func() bool {
+	testutil.WaitFor(t, 5*time.Second, "appends to resume after retention", func() bool {
 		_, err := s.Append([]*Message{msg("t", 0, "resumed")})
 		return err == nil
 	})
@@ -225,17 +226,5 @@ func TestRetentionByTime(t *testing.T) {
 	}
 	if rep, err := Verify(dir); err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
-	}
-}
-
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v", timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -16,7 +16,7 @@ func (s *Store) writeCheckpoint(clean bool) error {
 	s.ckmu.Lock()
 	defer s.ckmu.Unlock()
 	s.wmu.Lock()
-	d, ri, ts := s.written.Load(), s.lastRaftIndex, s.lastStoreTS
+	d, ri, ts := s.written.Load(), s.raftIdx.Load(), s.storeTS.Load()
 	s.wmu.Unlock()
 	if err := s.fl.waitDurable(d); err != nil {
 		return err

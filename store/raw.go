@@ -32,9 +32,7 @@ func (s *Store) QueueOffsetAt(topic string, queueID uint32, phys int64) (uint64,
 // (or recovered), 0 for an empty store. Replicas with identical logs agree
 // on it.
 func (s *Store) LastStoreTimestamp() int64 {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return s.lastStoreTS
+	return s.storeTS.Load()
 }
 
 // Options returns the store's effective options (defaults applied).

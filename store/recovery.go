@@ -106,8 +106,8 @@ func (s *Store) recover(ck checkpoint, found bool) error {
 		}
 	}
 	s.written.Store(end)
-	s.lastRaftIndex, s.lastStoreTS = ri, ts
 	s.raftIdx.Store(ri)
+	s.storeTS.Store(ts)
 	if live := s.cl.live(); live != nil {
 		live.maxStoreTS.Store(ts)
 	}

@@ -72,15 +72,17 @@ type Store struct {
 	pend           map[*cqueue.Queue]*pendingQueue
 	pendFree       []*pendingQueue
 	idxItems       []keyindex.Item
-	lastRaftIndex  uint64
-	lastStoreTS    int64
 	diskCheckedAt  time.Time
 	diskCheckedOff int64
 	diskFull       bool
 	closed         bool
 
-	written atomic.Int64 // end of the CommitLog; bytes below are written
+	// Written only by the writer (under wmu), read by anyone: the end of
+	// the CommitLog (bytes below are written), and the Raft index and store
+	// timestamp of the last record.
+	written atomic.Int64
 	raftIdx atomic.Uint64
+	storeTS atomic.Int64
 	failErr atomic.Pointer[error]
 
 	qmu    sync.RWMutex // guards queues
@@ -193,8 +195,8 @@ func (s *Store) open() error {
 	if found && ck.Clean && s.cleanTailPlausible(ck) {
 		s.written.Store(ck.Flushed)
 		s.cl.live().maxStoreTS.Store(ck.LastStoreTS)
-		s.lastRaftIndex, s.lastStoreTS = ck.LastRaftIndex, ck.LastStoreTS
 		s.raftIdx.Store(ck.LastRaftIndex)
+		s.storeTS.Store(ck.LastStoreTS)
 		return s.trimQueues(s.cl.minOffset())
 	}
 	return s.recover(ck, found)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -64,7 +65,7 @@ func VerifyFS(fs vfs.FS, dir string, opts Options) (VerifyReport, error) {
 		opts.ConsumeQueue.EntriesPerFile = ck.QueueEntriesPerFile
 		opts.KeyIndex.Slots, opts.KeyIndex.EntriesPerFile = ck.IndexSlots, ck.IndexEntriesPerFile
 	}
-	cl, err := openCommitLog(fs, joinPath(dir, commitLogDir), segSize)
+	cl, err := openCommitLog(fs, filepath.Join(dir, commitLogDir), segSize)
 	if err != nil {
 		return r, err
 	}
@@ -73,7 +74,7 @@ func VerifyFS(fs vfs.FS, dir string, opts Options) (VerifyReport, error) {
 
 	v := &verifier{r: &r, fs: fs, dir: dir, opts: opts, cl: cl, next: map[queueKey]uint64{}, queues: map[queueKey]*cqueue.Queue{}}
 	defer v.closeQueues()
-	idx, err := keyindex.Open(fs, joinPath(dir, indexDir), opts.KeyIndex)
+	idx, err := keyindex.Open(fs, filepath.Join(dir, indexDir), opts.KeyIndex)
 	if err != nil {
 		r.problem("key index: %v", err)
 	} else {
@@ -189,7 +190,7 @@ func (v *verifier) queue(k queueKey) *cqueue.Queue {
 	if q, ok := v.queues[k]; ok {
 		return q
 	}
-	path := joinPath(v.dir, consumeQueueDir, k.topic, strconv.FormatUint(uint64(k.id), 10))
+	path := filepath.Join(v.dir, consumeQueueDir, k.topic, strconv.FormatUint(uint64(k.id), 10))
 	var q *cqueue.Queue
 	if _, err := v.fs.Stat(path); err == nil {
 		q, err = cqueue.Open(v.fs, path, v.opts.ConsumeQueue)
@@ -204,7 +205,7 @@ func (v *verifier) queue(k queueKey) *cqueue.Queue {
 
 // checkQueues checks every queue on disk ends where its records end.
 func (v *verifier) checkQueues(end int64) error {
-	topics, err := v.fs.ReadDir(joinPath(v.dir, consumeQueueDir))
+	topics, err := v.fs.ReadDir(filepath.Join(v.dir, consumeQueueDir))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	} else if err != nil {
@@ -212,7 +213,7 @@ func (v *verifier) checkQueues(end int64) error {
 	}
 	minOff := v.cl.minOffset()
 	for _, topic := range topics {
-		ids, err := v.fs.ReadDir(joinPath(v.dir, consumeQueueDir, topic))
+		ids, err := v.fs.ReadDir(filepath.Join(v.dir, consumeQueueDir, topic))
 		if err != nil {
 			return err
 		}
@@ -251,12 +252,4 @@ func (v *verifier) closeQueues() {
 			q.Close()
 		}
 	}
-}
-
-func joinPath(elem ...string) string {
-	out := elem[0]
-	for _, e := range elem[1:] {
-		out += string(os.PathSeparator) + e
-	}
-	return out
 }

@@ -46,15 +46,7 @@ func runChaos(t *testing.T, name string, requestTimeout time.Duration, nem nemes
 		c.WaitCaughtUp(ctx, i)
 	}
 	waitFor(t, ctx, "the end of the workload", func() bool { return time.Since(start) >= workload })
-	rep := stopAndCheck(t, ctx, c, ck)
-	for _, f := range rep.Failovers {
-		if !f.Recovered {
-			t.Fatalf("no write succeeded after fault %q", f.Fault)
-		}
-	}
-	t.Logf("CHAOS nemesis=%s acked=%d lost=%d inconsistent=%d duplicates=%d unknown=%d failover_p50=%v failover_p99=%v failover_max=%v",
-		name, rep.Acked, rep.Lost, rep.Inconsistent, rep.Duplicates, rep.Unknown,
-		rep.FailoverP50.Round(time.Millisecond), rep.FailoverP99.Round(time.Millisecond), rep.FailoverMax.Round(time.Millisecond))
+	reportChaos(t, name, stopAndCheck(t, ctx, c, ck))
 }
 
 func skipShort(t *testing.T) {
@@ -164,4 +156,19 @@ func TestChaosKillLeaderTwice(t *testing.T) {
 		c.WaitHealthy(first)
 		c.WaitHealthy(second)
 	})
+}
+
+// reportChaos fails the test if a fault was never followed by a successful
+// write, and prints the one-line figures docs/RELIABILITY.md is updated
+// from.
+func reportChaos(t *testing.T, name string, rep *checker.Report) {
+	t.Helper()
+	for _, f := range rep.Failovers {
+		if !f.Recovered {
+			t.Fatalf("no write succeeded after fault %q", f.Fault)
+		}
+	}
+	t.Logf("CHAOS nemesis=%s acked=%d lost=%d inconsistent=%d duplicates=%d unknown=%d failover_p50=%v failover_p99=%v failover_max=%v",
+		name, rep.Acked, rep.Lost, rep.Inconsistent, rep.Duplicates, rep.Unknown,
+		rep.FailoverP50.Round(time.Millisecond), rep.FailoverP99.Round(time.Millisecond), rep.FailoverMax.Round(time.Millisecond))
 }

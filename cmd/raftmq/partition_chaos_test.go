@@ -45,15 +45,7 @@ func runPartition(t *testing.T, name string, nodes int, nem nemesis) {
 		c.WaitCaughtUp(ctx, i)
 	}
 	waitFor(t, ctx, "the end of the workload", func() bool { return time.Since(start) >= workload })
-	rep := stopAndCheck(t, ctx, c, ck)
-	for _, f := range rep.Failovers {
-		if !f.Recovered {
-			t.Fatalf("no write succeeded after fault %q", f.Fault)
-		}
-	}
-	t.Logf("CHAOS nemesis=%s acked=%d lost=%d inconsistent=%d duplicates=%d unknown=%d failover_p50=%v failover_p99=%v failover_max=%v",
-		name, rep.Acked, rep.Lost, rep.Inconsistent, rep.Duplicates, rep.Unknown,
-		rep.FailoverP50.Round(time.Millisecond), rep.FailoverP99.Round(time.Millisecond), rep.FailoverMax.Round(time.Millisecond))
+	reportChaos(t, name, stopAndCheck(t, ctx, c, ck))
 }
 
 // holdPartition waits partitionLen from since, heals, and waits for a

@@ -3,7 +3,6 @@ package testcluster
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/raftmq/raftmq/api/raftmqpb"
+	"github.com/raftmq/raftmq/internal/testutil"
 )
 
 // Options configures a cluster; zero fields take the defaults noted.
@@ -93,8 +93,8 @@ func Start(t testing.TB, opts Options) *Cluster {
 	for i := range opts.Nodes {
 		n := &node{
 			id:       fmt.Sprintf("n%d", i+1),
-			grpcAddr: freeAddr(t),
-			raftAddr: freeAddr(t),
+			grpcAddr: testutil.FreeAddr(t),
+			raftAddr: testutil.FreeAddr(t),
 			dataDir:  filepath.Join(base, fmt.Sprintf("n%d", i+1), "data"),
 			logPath:  filepath.Join(base, fmt.Sprintf("n%d", i+1), "raftmq.log"),
 		}
@@ -144,17 +144,6 @@ func (c *Cluster) flagArgs() []string {
 		args = append(args, "--auto-create-topics")
 	}
 	return append(args, c.opts.ExtraArgs...)
-}
-
-// freeAddr returns a 127.0.0.1 address whose port was free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // Size returns the number of nodes.

@@ -9,7 +9,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
-	"hash/fnv"
 	"slices"
 )
 
@@ -403,9 +402,12 @@ func TagHash(tag string) uint64 {
 	if tag == "" {
 		return 0
 	}
-	h := fnv.New64a()
-	h.Write([]byte(tag))
-	v := h.Sum64()
+	// FNV-1a 64, inline: it runs for every message appended and filtered.
+	v := uint64(14695981039346656037)
+	for i := 0; i < len(tag); i++ {
+		v ^= uint64(tag[i])
+		v *= 1099511628211
+	}
 	if v == 0 {
 		v = 1
 	}

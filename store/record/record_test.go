@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"reflect"
 	"strings"
 	"testing"
@@ -330,5 +331,20 @@ func TestCheck(t *testing.T) {
 				t.Fatalf("Check err = %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestTagHashIsFNV1a64 pins TagHash to FNV-1a 64 (the ConsumeQueue format)
+// and checks it does not allocate: it runs for every message.
+func TestTagHashIsFNV1a64(t *testing.T) {
+	for _, tag := range []string{"a", "TagA", "订单", "x|y"} {
+		h := fnv.New64a()
+		h.Write([]byte(tag))
+		if got, want := record.TagHash(tag), h.Sum64(); got != want {
+			t.Fatalf("TagHash(%q) = %x, want %x", tag, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { record.TagHash("TagA") }); n != 0 {
+		t.Fatalf("TagHash allocates %v times", n)
 	}
 }

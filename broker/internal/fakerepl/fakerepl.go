@@ -322,6 +322,13 @@ func (f *Fake) Leader() (id, raftAddr string) {
 	return f.leaderID, f.leaderID + ":raft"
 }
 
+// Term implements broker.Replicator.
+func (f *Fake) Term() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.term
+}
+
 // Status implements broker.Replicator.
 func (f *Fake) Status() raftfsm.Status {
 	f.mu.Lock()

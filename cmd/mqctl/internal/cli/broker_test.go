@@ -10,6 +10,7 @@ import (
 
 	"github.com/raftmq/raftmq/api"
 	"github.com/raftmq/raftmq/broker"
+	"github.com/raftmq/raftmq/internal/testutil"
 	"github.com/raftmq/raftmq/raftfsm"
 )
 
@@ -68,12 +69,12 @@ func startBroker(t *testing.T, autoCreate bool) string {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	waitFor(t, 20*time.Second, "mqctl health to pass", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "mqctl health to pass", func() bool {
 		code, _, _ := runQuiet(t, "health", "-s", addr, "--timeout", "1s")
 		return code == ExitOK
 	})
 	// Health is SERVING as soon as gRPC serves; wait for the election too.
-	waitFor(t, 20*time.Second, "a leader", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "a leader", func() bool {
 		code, out, _ := runQuiet(t, "cluster", "status", "-s", addr, "--timeout", "1s")
 		return code == ExitOK && strings.Contains(out, "leader")
 	})
@@ -95,21 +96,6 @@ func runQuiet(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
 	code = execute(t.Context(), "test-version", args, strings.NewReader(""), &out, &errOut)
 	return code, out.String(), errOut.String()
-}
-
-// waitFor polls cond every 10ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(timeout)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-	}
 }
 
 // closedAddr returns a 127.0.0.1 address nothing listens on.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/raftmq/raftmq/api/raftmqpb"
+	"github.com/raftmq/raftmq/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -92,16 +92,6 @@ func TestRunVersionAndUsage(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // syncBuffer is a log sink safe for the daemon's goroutines.
 type syncBuffer struct {
 	mu sync.Mutex // guards b
@@ -146,7 +136,7 @@ func runDaemon(t *testing.T, args []string) (stop func() int, logs *syncBuffer) 
 // messages back.
 func TestRunSingleNode(t *testing.T) {
 	dir := t.TempDir()
-	grpcAddr, raftAddr := freeAddr(t), freeAddr(t)
+	grpcAddr, raftAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	args := []string{"--data-dir", dir, "--auto-create-topics", "--grpc-addr", grpcAddr, "--raft-addr", raftAddr, "--log-format", "json"}
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -157,7 +147,7 @@ func TestRunSingleNode(t *testing.T) {
 
 	stop, logs := runDaemon(t, args)
 	var res *raftmqpb.ProduceResponse
-	waitFor(t, 20*time.Second, "a produce to succeed", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "a produce to succeed", func() bool {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
 		res, err = cl.Produce(ctx, &raftmqpb.ProduceRequest{Topic: "Hello", Messages: []*raftmqpb.ProduceMessage{{Body: []byte("world"), Keys: []string{"k"}}}})
@@ -177,24 +167,10 @@ func TestRunSingleNode(t *testing.T) {
 		}
 	}()
 	r := res.GetResults()[0]
-	waitFor(t, 20*time.Second, "the message after a restart", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "the message after a restart", func() bool {
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
 		got, err := cl.GetMessage(ctx, &raftmqpb.GetMessageRequest{MsgId: r.GetMsgId()})
 		return err == nil && string(got.GetMessage().GetBody()) == "world" && got.GetMessage().GetQueueOffset() == r.GetQueueOffset()
 	})
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.After(timeout)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/raftmq/raftmq/api/raftmqpb"
+	"github.com/raftmq/raftmq/internal/testutil"
 	"github.com/raftmq/raftmq/membership"
 )
 
@@ -35,9 +36,9 @@ func tightenGossip(t *testing.T) {
 // newGossipNode prepares (does not start) a daemon that finds its group
 // through the seeds, with no static peers.
 func newGossipNode(t *testing.T, id string, dir, gossipAddr string, seeds []string) *gossipNode {
-	grpcAddr := freeAddr(t)
+	grpcAddr := testutil.FreeAddr(t)
 	args := []string{"--node-id", id, "--group", "g1", "--data-dir", dir,
-		"--grpc-addr", grpcAddr, "--raft-addr", freeAddr(t), "--gossip-addr", gossipAddr,
+		"--grpc-addr", grpcAddr, "--raft-addr", testutil.FreeAddr(t), "--gossip-addr", gossipAddr,
 		"--join", strings.Join(seeds, ","), "--bootstrap-expect", "3", "--auto-create-topics", "--log-format", "json"}
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -108,10 +109,10 @@ func converged(status []*raftmqpb.NodeStatus, want int) bool {
 // must reopen its state instead of bootstrapping again.
 func TestGossipCluster(t *testing.T) {
 	tightenGossip(t)
-	seeds := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
+	seeds := []string{testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t)}
 	var nodes []*gossipNode
 	for i := range 4 {
-		gossip := freeAddr(t)
+		gossip := testutil.FreeAddr(t)
 		if i < 3 {
 			gossip = seeds[i]
 		}
@@ -125,7 +126,7 @@ func TestGossipCluster(t *testing.T) {
 	for _, n := range nodes[:3] {
 		n.start(t)
 	}
-	waitFor(t, 30*time.Second, "a produce through n3", func() bool { return nodes[2].produce(t, "first") == nil })
+	testutil.WaitFor(t, 30*time.Second, "a produce through n3", func() bool { return nodes[2].produce(t, "first") == nil })
 	// A founder that sees the others' Raft state before it sees all three
 	// alive opens without bootstrapping; the founders' configuration
 	// already lists it, so the leader replicates to it.
@@ -144,14 +145,14 @@ func TestGossipCluster(t *testing.T) {
 
 	n4 := nodes[3]
 	n4.start(t)
-	waitFor(t, 30*time.Second, "four converged nodes", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "four converged nodes", func() bool {
 		return converged(nodes[0].status(t), 4) && nodes[0].produce(t, "more") == nil
 	})
 	if strings.Contains(n4.logs.String(), "bootstrapping the group") || !strings.Contains(n4.logs.String(), "waiting to be added") {
 		t.Fatalf("n4 should have waited to be added; logs:\n%s", n4.logs)
 	}
 	// Only a voter can take leadership.
-	waitFor(t, 20*time.Second, "n4 to lead after a transfer", func() bool {
+	testutil.WaitFor(t, 20*time.Second, "n4 to lead after a transfer", func() bool {
 		ctx, cancel := callCtx(t)
 		defer cancel()
 		resp, err := nodes[0].cl.TransferLeadership(ctx, &raftmqpb.TransferLeadershipRequest{TargetNodeId: "n4"})
@@ -160,9 +161,9 @@ func TestGossipCluster(t *testing.T) {
 
 	n2 := nodes[1]
 	n2.shutdown(t)
-	waitFor(t, 20*time.Second, "a produce without n2", func() bool { return n4.produce(t, "while n2 is down") == nil })
+	testutil.WaitFor(t, 20*time.Second, "a produce without n2", func() bool { return n4.produce(t, "while n2 is down") == nil })
 	n2.start(t)
-	waitFor(t, 30*time.Second, "n2 back and caught up", func() bool { return converged(n4.status(t), 4) })
+	testutil.WaitFor(t, 30*time.Second, "n2 back and caught up", func() bool { return converged(n4.status(t), 4) })
 	logs := n2.logs.String()
 	if strings.Contains(logs, "bootstrapping the group") || strings.Contains(logs, "waiting for the group's founding nodes") ||
 		!strings.Contains(logs, `"has_raft_state":true`) {
