@@ -36,6 +36,8 @@ type testNode struct {
 type testCluster struct {
 	t     testing.TB
 	cfgs  nodeConfigs
+	group string           // broker group name; "g" unless set
+	dir   broker.Directory // nil: the group's static peers only
 	nodes []*testNode
 }
 
@@ -53,12 +55,24 @@ func newTestCluster(t *testing.T, size int) *testCluster { return newCluster(t, 
 // group "g".
 func newCluster(t testing.TB, size int, cfgs nodeConfigs) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, cfgs: cfgs}
+	c := &testCluster{t: t, cfgs: cfgs, group: "g"}
+	peers, lis, grpcAddrs := c.listen(size)
+	c.startAll(peers, lis, grpcAddrs)
+	return c
+}
+
+// listen reserves the Raft and gRPC addresses of size nodes, named
+// <group>-n<i> (n<i> in group "g").
+func (c *testCluster) listen(size int) ([]raftfsm.Peer, []net.Listener, map[string]string) {
+	t := c.t
 	var peers []raftfsm.Peer
 	lis := make([]net.Listener, size)
 	grpcAddrs := map[string]string{}
 	for i := range size {
 		id := fmt.Sprint("n", i)
+		if c.group != "g" {
+			id = fmt.Sprintf("%s-n%d", c.group, i)
+		}
 		peers = append(peers, raftfsm.Peer{ID: id, RaftAddr: testutil.FreeAddr(t)})
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -67,15 +81,20 @@ func newCluster(t testing.TB, size int, cfgs nodeConfigs) *testCluster {
 		lis[i] = l
 		grpcAddrs[id] = l.Addr().String()
 	}
-	for i := range size {
+	return peers, lis, grpcAddrs
+}
+
+// startAll starts the nodes on their reserved addresses and stops them
+// at the end of the test.
+func (c *testCluster) startAll(peers []raftfsm.Peer, lis []net.Listener, grpcAddrs map[string]string) {
+	for i := range peers {
 		c.nodes = append(c.nodes, c.start(peers, i, lis[i], grpcAddrs))
 	}
-	t.Cleanup(func() {
+	c.t.Cleanup(func() {
 		for _, n := range c.nodes {
 			c.stop(n, false)
 		}
 	})
-	return c
 }
 
 func (c *testCluster) start(peers []raftfsm.Peer, i int, l net.Listener, grpcAddrs map[string]string) *testNode {
@@ -88,7 +107,7 @@ func (c *testCluster) start(peers []raftfsm.Peer, i int, l net.Listener, grpcAdd
 	if err != nil {
 		t.Fatalf("open %s: %v", rc.NodeID, err)
 	}
-	bc.GroupID, bc.NodeID, bc.GRPCAddr, bc.Peers = "g", rc.NodeID, l.Addr().String(), grpcAddrs
+	bc.GroupID, bc.NodeID, bc.GRPCAddr, bc.Peers, bc.Directory = c.group, rc.NodeID, l.Addr().String(), grpcAddrs, c.dir
 	bc.MessageLimits, bc.Logger = rc.Store, logger
 	b, err := broker.New(bc, node)
 	if err != nil {

@@ -29,6 +29,7 @@ var errorCodes = []struct {
 	{broker.ErrNotLeader, codes.FailedPrecondition}, // + LeaderTrailer
 	{broker.ErrNoLeader, codes.Unavailable},
 	{broker.ErrClosed, codes.Unavailable},
+	{broker.ErrGroupUnavailable, codes.Unavailable},
 	{raftfsm.ErrNotLeader, codes.FailedPrecondition},
 	{raftfsm.ErrUnavailable, codes.Unavailable},
 	{raftfsm.ErrFailed, codes.Unavailable},

@@ -44,31 +44,53 @@ func (s *Server) Fetch(ctx context.Context, req *raftmqpb.FetchRequest) (*raftmq
 	}, nil
 }
 
-// CreateTopic implements raftmqpb.BrokerServer; a follower forwards it.
+// CreateTopic implements raftmqpb.BrokerServer. Any node places a
+// topic over the groups; a local_only part is forwarded by a follower to
+// its leader.
 func (s *Server) CreateTopic(ctx context.Context, req *raftmqpb.CreateTopicRequest) (*raftmqpb.CreateTopicResponse, error) {
-	t := req.GetTopic()
-	if err := s.b.CreateTopic(ctx, broker.Topic{Name: t.GetName(), Queues: t.GetQueues()}); err != nil {
+	t := fromPBTopic(req.GetTopic())
+	if !req.GetLocalOnly() {
+		t.FirstQueue = 0
+		if err := s.b.CreateTopic(ctx, t, req.GetGroups()); err != nil {
+			return nil, s.toStatus(ctx, err)
+		}
+		return &raftmqpb.CreateTopicResponse{}, nil
+	}
+	if err := s.b.CreateTopicPart(ctx, t); err != nil {
 		return forward(ctx, s, err, req, raftmqpb.BrokerClient.CreateTopic)
 	}
 	return &raftmqpb.CreateTopicResponse{}, nil
 }
 
-// DeleteTopic implements raftmqpb.BrokerServer; a follower forwards it.
+// DeleteTopic implements raftmqpb.BrokerServer, like CreateTopic.
 func (s *Server) DeleteTopic(ctx context.Context, req *raftmqpb.DeleteTopicRequest) (*raftmqpb.DeleteTopicResponse, error) {
-	if err := s.b.DeleteTopic(ctx, req.GetName()); err != nil {
+	if !req.GetLocalOnly() {
+		if err := s.b.DeleteTopic(ctx, req.GetName()); err != nil {
+			return nil, s.toStatus(ctx, err)
+		}
+		return &raftmqpb.DeleteTopicResponse{}, nil
+	}
+	if err := s.b.DeleteTopicPart(ctx, req.GetName()); err != nil {
 		return forward(ctx, s, err, req, raftmqpb.BrokerClient.DeleteTopic)
 	}
 	return &raftmqpb.DeleteTopicResponse{}, nil
 }
 
-// DescribeTopic implements raftmqpb.BrokerServer; any replica serves it.
+// DescribeTopic implements raftmqpb.BrokerServer; any node serves it,
+// asking the other groups for their parts unless local_only.
 func (s *Server) DescribeTopic(ctx context.Context, req *raftmqpb.DescribeTopicRequest) (*raftmqpb.DescribeTopicResponse, error) {
-	r, err := s.b.DescribeTopic(req.GetName())
+	var r broker.TopicRoute
+	var err error
+	if req.GetLocalOnly() {
+		r, err = s.b.TopicPart(req.GetName())
+	} else {
+		r, err = s.b.DescribeTopic(ctx, req.GetName())
+	}
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	out := &raftmqpb.DescribeTopicResponse{
-		Topic:  &raftmqpb.TopicConfig{Name: r.Topic.Name, Queues: r.Topic.Queues},
+		Topic:  toPBTopic(r.Topic),
 		Routes: make([]*raftmqpb.QueueRoute, len(r.Routes)),
 	}
 	for i, q := range r.Routes {
@@ -77,15 +99,22 @@ func (s *Server) DescribeTopic(ctx context.Context, req *raftmqpb.DescribeTopicR
 	return out, nil
 }
 
-// ListTopics implements raftmqpb.BrokerServer; any replica serves it.
-func (s *Server) ListTopics(ctx context.Context, _ *raftmqpb.ListTopicsRequest) (*raftmqpb.ListTopicsResponse, error) {
-	ts, err := s.b.ListTopics()
+// ListTopics implements raftmqpb.BrokerServer; any node serves it,
+// merging the other groups' topics unless local_only.
+func (s *Server) ListTopics(ctx context.Context, req *raftmqpb.ListTopicsRequest) (*raftmqpb.ListTopicsResponse, error) {
+	var ts []broker.Topic
+	var err error
+	if req.GetLocalOnly() {
+		ts, err = s.b.TopicParts()
+	} else {
+		ts, err = s.b.ListTopics(ctx)
+	}
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	out := &raftmqpb.ListTopicsResponse{Topics: make([]*raftmqpb.TopicConfig, len(ts))}
 	for i, t := range ts {
-		out.Topics[i] = &raftmqpb.TopicConfig{Name: t.Name, Queues: t.Queues}
+		out.Topics[i] = toPBTopic(t)
 	}
 	return out, nil
 }
@@ -148,24 +177,6 @@ func (s *Server) GroupLag(ctx context.Context, req *raftmqpb.GroupLagRequest) (*
 		out.Queues[i] = &raftmqpb.QueueLag{QueueId: l.QueueID, Committed: l.Committed, MaxOffset: l.MaxOffset, Lag: l.Lag}
 	}
 	return out, nil
-}
-
-// GetMessage implements raftmqpb.BrokerServer; any replica serves it.
-func (s *Server) GetMessage(ctx context.Context, req *raftmqpb.GetMessageRequest) (*raftmqpb.GetMessageResponse, error) {
-	m, err := s.b.GetMessage(req.GetMsgId())
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
-	return &raftmqpb.GetMessageResponse{Message: toPBMessage(&m, s.b.MessageID(m.CommitLogOffset))}, nil
-}
-
-// QueryByKey implements raftmqpb.BrokerServer; any replica serves it.
-func (s *Server) QueryByKey(ctx context.Context, req *raftmqpb.QueryByKeyRequest) (*raftmqpb.QueryByKeyResponse, error) {
-	ms, err := s.b.QueryByKey(req.GetTopic(), req.GetKey(), req.GetBeginMs(), req.GetEndMs(), int(req.GetLimit()))
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
-	return &raftmqpb.QueryByKeyResponse{Messages: s.toPBMessages(ms)}, nil
 }
 
 // TransferLeadership implements raftmqpb.BrokerServer; a follower

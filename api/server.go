@@ -47,7 +47,8 @@ type Server struct {
 
 var _ raftmqpb.BrokerServer = (*Server)(nil)
 
-// New returns the gRPC service over b. Register it on a grpc.Server
+// New returns the gRPC service over b and installs it as b's transport to
+// the other broker groups (broker.Peers). Register it on a grpc.Server
 // built with ServerOptions.
 func New(b *broker.Broker, opts Options) *Server {
 	if opts.Logger == nil {
@@ -59,7 +60,7 @@ func New(b *broker.Broker, opts Options) *Server {
 	if opts.DialOptions == nil {
 		opts.DialOptions = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	}
-	return &Server{
+	s := &Server{
 		b:      b,
 		opts:   opts,
 		log:    opts.Logger.With("node", b.NodeID()),
@@ -67,6 +68,8 @@ func New(b *broker.Broker, opts Options) *Server {
 		maxMsg: MaxMessageBytes(b.Config()),
 		conns:  make(map[string]*grpc.ClientConn),
 	}
+	b.SetPeers(peers{s})
+	return s
 }
 
 // NewServer builds a grpc.Server sized for the broker's limits with the

@@ -9,15 +9,16 @@ import (
 )
 
 // ClusterStatus implements raftmqpb.BrokerServer. With local_only it
-// reports this node; otherwise it also asks every other node of the group
-// (concurrently, with local_only, each bounded by Options.PeerTimeout) and
-// reports the ones it cannot reach as unreachable with the error.
+// reports this node; otherwise it also asks every other node of every
+// broker group (concurrently, with local_only, each bounded by
+// Options.PeerTimeout) and reports the ones it cannot reach as
+// unreachable with the error. This group's nodes come first.
 func (s *Server) ClusterStatus(ctx context.Context, req *raftmqpb.ClusterStatusRequest) (*raftmqpb.ClusterStatusResponse, error) {
 	self := toPBNodeStatus(s.b.Status())
 	if req.GetLocalOnly() {
 		return &raftmqpb.ClusterStatusResponse{Nodes: []*raftmqpb.NodeStatus{self}}, nil
 	}
-	nodes := s.b.GroupNodes()
+	nodes := s.b.ClusterNodes()
 	out := make([]*raftmqpb.NodeStatus, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {
@@ -33,7 +34,7 @@ func (s *Server) ClusterStatus(ctx context.Context, req *raftmqpb.ClusterStatusR
 
 // peerStatus asks one node for its own status.
 func (s *Server) peerStatus(ctx context.Context, n broker.NodeAddr) *raftmqpb.NodeStatus {
-	down := &raftmqpb.NodeStatus{NodeId: n.ID, Group: s.b.GroupID(), GrpcAddr: n.GRPCAddr, Role: "unknown"}
+	down := &raftmqpb.NodeStatus{NodeId: n.ID, Group: n.Group, GrpcAddr: n.GRPCAddr, Role: "unknown"}
 	if n.GRPCAddr == "" {
 		down.Error = "gRPC address unknown"
 		return down

@@ -25,6 +25,7 @@ type Broker struct {
 	produce *batcher[[]*store.Message, []store.AppendResult]
 	commits *batcher[[]raftfsm.OffsetCommit, struct{}]
 	coord   *coordinator
+	peers   atomic.Pointer[Peers] // other groups; nil until SetPeers
 
 	rrMu sync.Mutex        // guards rr
 	rr   map[string]uint32 // topic -> next round-robin queue

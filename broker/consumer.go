@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/raftmq/raftmq/raftfsm"
 	"github.com/raftmq/raftmq/store"
 )
 
@@ -89,9 +90,9 @@ func (b *Broker) Heartbeat(ctx context.Context, req HeartbeatRequest) (Heartbeat
 		}
 	}
 	term := b.rep.Term()
-	gen, refs := b.coord.join(term, req.Group, req.MemberID, topics, timeout, func(t string) uint32 {
+	gen, refs := b.coord.join(term, req.Group, req.MemberID, topics, timeout, func(t string) raftfsm.Topic {
 		top, _ := b.rep.Topic(t)
-		return top.Queues
+		return top
 	})
 	as, err := b.startOffsets(ctx, req, refs, true)
 	if err != nil {
@@ -159,7 +160,7 @@ func (b *Broker) broadcastRoute(ctx context.Context, req HeartbeatRequest, topic
 		if !ok {
 			return HeartbeatResult{}, fmt.Errorf("%w: %s", ErrTopicNotFound, name)
 		}
-		for q := range t.Queues {
+		for _, q := range t.QueueIDs() {
 			refs = append(refs, queueRef{Topic: name, QueueID: q})
 		}
 	}

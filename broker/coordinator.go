@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/raftmq/raftmq/raftfsm"
 )
 
 // coordinator holds the members of the consumer groups (clustering mode)
@@ -52,9 +54,14 @@ func newCoordinator(stop <-chan struct{}) *coordinator {
 }
 
 // join registers (or refreshes) a member and returns the group's
-// generation and the member's queues. queues reports a topic's queue count
-// (0 for a missing topic); it is called with c.mu held.
-func (c *coordinator) join(term uint64, group, id string, topics []string, timeout time.Duration, queues func(string) uint32) (uint64, []queueRef) {
+// generation and the member's queues. queues reports this broker group's
+// part of a topic (zero for a missing topic); it is called with c.mu held.
+//
+// With several broker groups each group's leader assigns its own queues
+// of a topic among all the members subscribed to it; the member order is
+// rotated by the part's position (FirstQueue/Queues), so the members that
+// get one queue more than the others differ from group to group.
+func (c *coordinator) join(term uint64, group, id string, topics []string, timeout time.Duration, queues func(string) raftfsm.Topic) (uint64, []queueRef) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if term != c.term {
@@ -71,7 +78,7 @@ func (c *coordinator) join(term uint64, group, id string, topics []string, timeo
 	default:
 	}
 
-	counts := make(map[string]uint32)
+	counts := make(map[string]raftfsm.Topic)
 	for _, m := range g.members {
 		for _, t := range m.topics {
 			if _, ok := counts[t]; !ok {
@@ -86,21 +93,26 @@ func (c *coordinator) join(term uint64, group, id string, topics []string, timeo
 	var out []queueRef
 	for _, t := range topics {
 		subs := g.subscribersLocked(t)
-		for _, q := range allocateAveragely(slices.Index(subs, id), len(subs), counts[t]) {
-			out = append(out, queueRef{Topic: t, QueueID: q})
+		part := counts[t]
+		if part.Queues == 0 || len(subs) == 0 {
+			continue
+		}
+		index := (slices.Index(subs, id) + int(part.FirstQueue/part.Queues)) % len(subs)
+		for _, q := range allocateAveragely(index, len(subs), part.Queues) {
+			out = append(out, queueRef{Topic: t, QueueID: part.FirstQueue + q})
 		}
 	}
 	return g.generation, out
 }
 
 // signatureLocked encodes the members, their topics and the queue counts.
-func (g *groupState) signatureLocked(counts map[string]uint32) string {
+func (g *groupState) signatureLocked(counts map[string]raftfsm.Topic) string {
 	var sb strings.Builder
 	for _, id := range slices.Sorted(maps.Keys(g.members)) {
 		fmt.Fprintf(&sb, "%q%q;", id, g.members[id].topics)
 	}
 	for _, t := range slices.Sorted(maps.Keys(counts)) {
-		fmt.Fprintf(&sb, "%q=%d;", t, counts[t])
+		fmt.Fprintf(&sb, "%q=%d@%d;", t, counts[t].Queues, counts[t].FirstQueue)
 	}
 	return sb.String()
 }

@@ -47,6 +47,35 @@
 // it. A reaper goroutine drops members whose session timed out.
 // Broadcasting mode keeps no server state.
 //
+// # Several broker groups
+//
+// A cluster may hold several broker groups (Directory.Groups). A topic is
+// spread over them: each group holds its own part, Queues queues with ids
+// [FirstQueue, FirstQueue+Queues) recorded in its Raft-replicated topic
+// table, and the parts' id ranges are disjoint, so a queue id names one
+// queue of one group cluster-wide and clients need no (group, queue)
+// pairs. CreateTopic places the parts: on a new topic group i of the
+// sorted target groups gets [i*Queues, (i+1)*Queues), so concurrent
+// creators agree; groups added to an existing topic get the next free
+// ids. It refuses to place anything unless every group answered, since a
+// part must never overlap one it could not see. Auto-creation does the
+// same over all groups, and never extends a topic that some group
+// already holds.
+//
+// Cross-group calls go through Peers, which the api package implements
+// over gRPC with local_only requests (a node answers for its own group
+// only). DescribeTopic, ListTopics and DeleteTopic are cluster-wide and
+// any node answers them; a group that cannot be reached is left out of a
+// route (clients route around it). A produce or fetch for a queue of
+// another group is refused with ErrTopicNotFound, which makes a client
+// with a stale route refresh it.
+//
+// Consumer groups: each group's leader assigns its own part of a topic
+// among all members subscribed to it (members heartbeat every group of
+// their topics' routes), with the member order rotated by the part's
+// position so the extra queues of uneven splits fall on different
+// members. Offsets live in the group that holds the queue.
+//
 // # Lifecycle
 //
 // New starts the goroutines (two batchers, the reaper); Close stops them,

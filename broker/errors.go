@@ -50,6 +50,13 @@ var (
 	// and by CommitOffsets when it holds more than MaxCommitOffsets. Not
 	// retryable as is; split the request.
 	ErrRequestTooLarge = errors.New("broker: request too large")
+
+	// ErrGroupUnavailable is returned by the cluster-wide topic calls
+	// (CreateTopic, DeleteTopic, DescribeTopic) when a node of another
+	// broker group cannot be reached or that group has no leader. Parts
+	// done in other groups stay; the calls are safe to repeat after a
+	// back-off.
+	ErrGroupUnavailable = errors.New("broker: broker group unavailable")
 )
 
 // NotLeaderError is the error returned when a write reaches a follower. It

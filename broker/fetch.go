@@ -120,8 +120,8 @@ func (b *Broker) checkFetch(req *FetchRequest) error {
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrTopicNotFound, req.Topic)
 	}
-	if req.QueueID >= t.Queues {
-		return invalid("queue id %d outside topic %s's %d queues", req.QueueID, t.Name, t.Queues)
+	if !t.HasQueue(req.QueueID) {
+		return queueOutside(t, req.QueueID)
 	}
 	if req.MaxMessages <= 0 {
 		req.MaxMessages = b.cfg.DefaultFetchMessages

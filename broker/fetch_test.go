@@ -56,7 +56,7 @@ func TestFetchImmediate(t *testing.T) {
 		{"at end", FetchRequest{Topic: "T", QueueID: 1, Offset: 3}, FetchNoNewMessages, nil, 3, nil},
 		{"empty queue", FetchRequest{Topic: "T", QueueID: 0}, FetchNoNewMessages, nil, 0, nil},
 		{"beyond end on the leader", FetchRequest{Topic: "T", QueueID: 1, Offset: 9}, FetchOffsetMoved, nil, 3, nil},
-		{"queue outside topic", FetchRequest{Topic: "T", QueueID: 2}, 0, nil, 0, ErrInvalidArgument},
+		{"queue outside topic", FetchRequest{Topic: "T", QueueID: 2}, 0, nil, 0, ErrTopicNotFound},
 		{"unknown topic", FetchRequest{Topic: "U"}, 0, nil, 0, ErrTopicNotFound},
 		{"bad topic", FetchRequest{Topic: "a b"}, 0, nil, 0, store.ErrInvalidTopic},
 	}

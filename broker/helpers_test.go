@@ -53,7 +53,7 @@ func newTestBrokerStore(t *testing.T, opts store.Options, mod func(*Config)) (*B
 
 func mustCreate(t *testing.T, b *Broker, name string, queues uint32) {
 	t.Helper()
-	if err := b.CreateTopic(t.Context(), Topic{Name: name, Queues: queues}); err != nil {
+	if err := b.CreateTopic(t.Context(), Topic{Name: name, Queues: queues}, nil); err != nil {
 		t.Fatalf("CreateTopic(%s): %v", name, err)
 	}
 }

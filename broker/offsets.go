@@ -55,8 +55,8 @@ func (b *Broker) CommitOffsets(ctx context.Context, group string, offsets []Queu
 			}
 			return fmt.Errorf("%w: %s", ErrTopicNotFound, o.Topic)
 		}
-		if o.QueueID >= t.Queues {
-			return invalid("queue id %d outside topic %s's %d queues", o.QueueID, t.Name, t.Queues)
+		if !t.HasQueue(o.QueueID) {
+			return queueOutside(t, o.QueueID)
 		}
 		commits[i] = raftfsm.OffsetCommit{Group: group, Topic: o.Topic, QueueID: o.QueueID, Offset: o.Offset}
 	}
@@ -97,7 +97,7 @@ func (b *Broker) GetOffsets(group, topic string) ([]QueueOffset, error) {
 		return nil, err
 	}
 	var out []QueueOffset
-	for q := range t.Queues {
+	for _, q := range t.QueueIDs() {
 		if off, ok := b.rep.Offset(group, topic, q); ok {
 			out = append(out, QueueOffset{Topic: topic, QueueID: q, Offset: off})
 		}
@@ -116,13 +116,13 @@ func (b *Broker) GroupLag(group, topic string) ([]QueueLag, uint64, error) {
 	var total uint64
 	err = b.withStore(func(s *store.Store) error {
 		total = 0
-		for q := range t.Queues {
+		for i, q := range t.QueueIDs() {
 			l := QueueLag{QueueID: q, MaxOffset: s.MaxOffset(topic, q)}
 			l.Committed, l.HasCommitted = b.rep.Offset(group, topic, q)
 			if from := max(l.Committed, s.MinOffset(topic, q)); from < l.MaxOffset {
 				l.Lag = l.MaxOffset - from
 			}
-			out[q] = l
+			out[i] = l
 			total += l.Lag
 		}
 		return nil

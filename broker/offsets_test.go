@@ -53,7 +53,7 @@ func TestCommitOffsetsValidation(t *testing.T) {
 		{"no offsets", "G", nil, ErrInvalidArgument},
 		{"too many", "G", []QueueOffset{{Topic: "T"}, {Topic: "T"}, {Topic: "T"}}, ErrRequestTooLarge},
 		{"bad group", "", []QueueOffset{{Topic: "T"}}, ErrInvalidArgument},
-		{"queue outside topic", "G", []QueueOffset{{Topic: "T", QueueID: 2}}, ErrInvalidArgument},
+		{"queue outside topic", "G", []QueueOffset{{Topic: "T", QueueID: 2}}, ErrTopicNotFound},
 		{"unknown topic", "G", []QueueOffset{{Topic: "U"}}, ErrTopicNotFound},
 	}
 	for _, tc := range tests {

@@ -123,18 +123,27 @@ func (b *Broker) buildMessages(t raftfsm.Topic, msgs []ProduceMessage) ([]*store
 func (b *Broker) pickQueue(t raftfsm.Topic, pm *ProduceMessage) (uint32, error) {
 	switch {
 	case pm.HasQueueID:
-		if pm.QueueID >= t.Queues {
-			return 0, invalid("queue id %d outside topic %s's %d queues", pm.QueueID, t.Name, t.Queues)
+		if !t.HasQueue(pm.QueueID) {
+			return 0, queueOutside(t, pm.QueueID)
 		}
 		return pm.QueueID, nil
 	case pm.ShardingKey != "":
-		return ShardQueue(pm.ShardingKey, t.Queues), nil
+		return t.FirstQueue + ShardQueue(pm.ShardingKey, t.Queues), nil
 	}
 	b.rrMu.Lock()
 	defer b.rrMu.Unlock()
 	q := b.rr[t.Name] % t.Queues
 	b.rr[t.Name] = q + 1
-	return q, nil
+	return t.FirstQueue + q, nil
+}
+
+// queueOutside describes a queue id that is not one of this group's
+// queues of topic t: ErrTopicNotFound, since with several broker groups
+// the queue may live in another group and a client with a stale route
+// must refresh it.
+func queueOutside(t raftfsm.Topic, q uint32) error {
+	return fmt.Errorf("%w: topic %s has no queue %d in this broker group (it holds queues %d to %d)",
+		ErrTopicNotFound, t.Name, q, t.FirstQueue, t.FirstQueue+t.Queues-1)
 }
 
 // ShardQueue maps a sharding key to one of n queues (FNV-1a, modulo n).
@@ -154,20 +163,49 @@ func (b *Broker) topicForWrite(ctx context.Context, name string) (raftfsm.Topic,
 	if !b.cfg.AutoCreateTopics {
 		return raftfsm.Topic{}, fmt.Errorf("%w: %s", ErrTopicNotFound, name)
 	}
-	actx, cancel := b.applyCtx(ctx)
-	err := b.rep.CreateTopic(actx, raftfsm.Topic{Name: name, Queues: b.cfg.DefaultQueues})
-	cancel()
-	if err != nil && !errors.Is(err, raftfsm.ErrTopicExists) {
+	if err := b.autoCreate(ctx, name); err != nil && !errors.Is(err, raftfsm.ErrTopicExists) {
 		return raftfsm.Topic{}, b.writeErr(err)
-	}
-	if err == nil {
-		b.log.Info("topic auto-created", "topic", name, "queues", b.cfg.DefaultQueues)
 	}
 	t, ok := b.rep.Topic(name)
 	if !ok {
-		return raftfsm.Topic{}, fmt.Errorf("%w: %s (deleted concurrently)", ErrTopicNotFound, name)
+		return raftfsm.Topic{}, fmt.Errorf("%w: %s (deleted concurrently, or it lives in other broker groups only)", ErrTopicNotFound, name)
 	}
 	return t, nil
+}
+
+// autoCreate creates a missing topic with DefaultQueues queues per group:
+// in this group alone when it is the only one, else in every known group
+// (cluster-wide placement, see CreateTopic) unless some group already
+// holds the topic, which is then left as it is.
+func (b *Broker) autoCreate(ctx context.Context, name string) error {
+	t := Topic{Name: name, Queues: b.cfg.DefaultQueues}
+	if len(b.otherGroups()) == 0 {
+		actx, cancel := b.applyCtx(ctx)
+		defer cancel()
+		if err := b.rep.CreateTopic(actx, t.fsm()); err != nil {
+			return err
+		}
+		b.log.Info("topic auto-created", "topic", name, "queues", t.Queues)
+		return nil
+	}
+	targets, err := b.targetGroups(nil)
+	if err != nil {
+		return err
+	}
+	plan, err := b.placeParts(ctx, t, targets, true)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range plan {
+		if err := b.createPartAnywhere(ctx, p.group, p.route.Topic); err != nil {
+			errs = append(errs, fmt.Errorf("group %s: %w", p.group, err))
+		}
+	}
+	if len(plan) > 0 && len(errs) == 0 {
+		b.log.Info("topic auto-created in every group", "topic", name, "queues", t.Queues, "groups", len(plan))
+	}
+	return errors.Join(errs...)
 }
 
 // produceSize measures one produce request for the batcher.

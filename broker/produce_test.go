@@ -137,7 +137,7 @@ func TestProduceQueueSelection(t *testing.T) {
 	}{
 		{"explicit", []ProduceMessage{{Body: []byte("a"), HasQueueID: true, QueueID: 3}}, []uint32{3}, nil},
 		{"explicit zero", []ProduceMessage{{Body: []byte("a"), HasQueueID: true}}, []uint32{0}, nil},
-		{"explicit out of range", []ProduceMessage{{Body: []byte("a"), HasQueueID: true, QueueID: 4}}, nil, ErrInvalidArgument},
+		{"explicit out of range", []ProduceMessage{{Body: []byte("a"), HasQueueID: true, QueueID: 4}}, nil, ErrTopicNotFound},
 		{"sharding key", []ProduceMessage{{Body: []byte("a"), ShardingKey: "order-1"}, {Body: []byte("b"), ShardingKey: "order-1"}},
 			[]uint32{ShardQueue("order-1", 4), ShardQueue("order-1", 4)}, nil},
 		{"round robin", msgs(5, "rr"), nil, nil},
@@ -216,7 +216,7 @@ func TestProduceAutoCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := b.DescribeTopic("Auto")
+	r, err := b.DescribeTopic(t.Context(), "Auto")
 	if err != nil || r.Topic.Queues != 3 || len(res) != 1 {
 		t.Fatalf("topic %+v, %v", r.Topic, err)
 	}

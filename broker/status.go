@@ -22,9 +22,9 @@ type NodeStatus struct {
 	LeaderID, LeaderAddr string
 }
 
-// NodeAddr names one node of the group.
+// NodeAddr names one node and its broker group.
 type NodeAddr struct {
-	ID, GRPCAddr string
+	ID, Group, GRPCAddr string
 }
 
 // Status returns this node's own status (the API layer asks the other
@@ -70,10 +70,40 @@ func (b *Broker) GroupNodes() []NodeAddr {
 	ids = slices.Compact(ids)
 	out := make([]NodeAddr, len(ids))
 	for i, id := range ids {
-		out[i] = NodeAddr{ID: id, GRPCAddr: b.dir.GRPCAddr(id)}
+		out[i] = NodeAddr{ID: id, Group: b.cfg.GroupID, GRPCAddr: b.dir.GRPCAddr(id)}
 	}
 	return out
 }
+
+// GroupMembers returns the nodes the directory knows in broker group g,
+// sorted by id; for this node's own group, GroupNodes.
+func (b *Broker) GroupMembers(g string) []NodeAddr {
+	if g == b.cfg.GroupID {
+		return b.GroupNodes()
+	}
+	ids := b.dir.Members(g)
+	out := make([]NodeAddr, len(ids))
+	for i, id := range ids {
+		out[i] = NodeAddr{ID: id, Group: g, GRPCAddr: b.dir.GRPCAddr(id)}
+	}
+	return out
+}
+
+// ClusterNodes returns the nodes of every known broker group: this
+// group's first, then the others by group name.
+func (b *Broker) ClusterNodes() []NodeAddr {
+	out := b.GroupNodes()
+	for _, g := range b.dir.Groups() {
+		if g != b.cfg.GroupID {
+			out = append(out, b.GroupMembers(g)...)
+		}
+	}
+	return out
+}
+
+// OtherGroups returns the known broker groups other than this node's,
+// sorted, when they can be reached (an api server is installed).
+func (b *Broker) OtherGroups() []string { return b.otherGroups() }
 
 // leaderPoll is how often TransferLeadership checks for the new leader.
 const leaderPoll = 10 * time.Millisecond

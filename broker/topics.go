@@ -11,9 +11,21 @@ import (
 )
 
 // Topic is a topic's configuration: its name and queue count per group.
+// In one group's part of a topic, FirstQueue is the part's first queue id
+// (the part holds [FirstQueue, FirstQueue+Queues)); cluster-wide calls
+// ignore it and place each group's part themselves.
 type Topic struct {
-	Name   string
-	Queues uint32
+	Name       string
+	Queues     uint32
+	FirstQueue uint32
+}
+
+func (t Topic) fsm() raftfsm.Topic {
+	return raftfsm.Topic{Name: t.Name, Queues: t.Queues, FirstQueue: t.FirstQueue}
+}
+
+func fromFSMTopic(t raftfsm.Topic) Topic {
+	return Topic{Name: t.Name, Queues: t.Queues, FirstQueue: t.FirstQueue}
 }
 
 // QueueRoute says where one queue of a topic lives.
@@ -27,38 +39,43 @@ type QueueRoute struct {
 	ReplicaAddrs []string
 }
 
-// TopicRoute is a topic and the route of each of its queues.
+// TopicRoute is a topic and the route of each of its queues, sorted by
+// queue id.
 type TopicRoute struct {
 	Topic  Topic
 	Routes []QueueRoute
 }
 
-// CreateTopic creates a topic through Raft. Creating an identical topic
-// again succeeds; one with another queue count gives
+// CreateTopicPart creates this group's part of a topic through Raft:
+// t.Queues queues from id t.FirstQueue. Creating an identical part again
+// succeeds; another queue count or first queue gives
 // raftfsm.ErrTopicExists. Leader only.
-func (b *Broker) CreateTopic(ctx context.Context, t Topic) error {
+func (b *Broker) CreateTopicPart(ctx context.Context, t Topic) error {
 	if err := validateUserTopic(t.Name); err != nil {
 		return err
 	}
 	if t.Queues == 0 || t.Queues > b.cfg.MaxQueuesPerTopic {
 		return invalid("queue count %d outside [1, %d]", t.Queues, b.cfg.MaxQueuesPerTopic)
 	}
+	if uint64(t.FirstQueue)+uint64(t.Queues) > uint64(store.MaxQueueID)+1 {
+		return invalid("queues %d from %d exceed the largest queue id %d", t.Queues, t.FirstQueue, store.MaxQueueID)
+	}
 	if err := b.checkLeader(); err != nil {
 		return err
 	}
 	actx, cancel := b.applyCtx(ctx)
 	defer cancel()
-	if err := b.rep.CreateTopic(actx, raftfsm.Topic{Name: t.Name, Queues: t.Queues}); err != nil {
+	if err := b.rep.CreateTopic(actx, t.fsm()); err != nil {
 		return b.writeErr(err)
 	}
-	b.log.Info("topic created", "topic", t.Name, "queues", t.Queues)
+	b.log.Info("topic created", "topic", t.Name, "queues", t.Queues, "first_queue", t.FirstQueue)
 	return nil
 }
 
-// DeleteTopic deletes a topic from the topic table through Raft; its
+// DeleteTopicPart deletes this group's part of a topic through Raft; its
 // stored messages age out with retention. A missing topic gives
 // raftfsm.ErrTopicNotFound. Leader only.
-func (b *Broker) DeleteTopic(ctx context.Context, name string) error {
+func (b *Broker) DeleteTopicPart(ctx context.Context, name string) error {
 	if err := validateUserTopic(name); err != nil {
 		return err
 	}
@@ -74,8 +91,9 @@ func (b *Broker) DeleteTopic(ctx context.Context, name string) error {
 	return nil
 }
 
-// DescribeTopic returns a topic and its routes. Any replica answers.
-func (b *Broker) DescribeTopic(name string) (TopicRoute, error) {
+// TopicPart returns this group's part of a topic and its routes. Any
+// replica answers.
+func (b *Broker) TopicPart(name string) (TopicRoute, error) {
 	if err := b.checkOpen(); err != nil {
 		return TopicRoute{}, err
 	}
@@ -87,22 +105,23 @@ func (b *Broker) DescribeTopic(name string) (TopicRoute, error) {
 		return TopicRoute{}, fmt.Errorf("%w: %s", ErrTopicNotFound, name)
 	}
 	leader, replicas := b.groupAddrs()
-	r := TopicRoute{Topic: Topic{Name: t.Name, Queues: t.Queues}, Routes: make([]QueueRoute, t.Queues)}
-	for q := range t.Queues {
-		r.Routes[q] = QueueRoute{QueueID: q, Group: b.cfg.GroupID, LeaderAddr: leader, ReplicaAddrs: slices.Clone(replicas)}
+	r := TopicRoute{Topic: fromFSMTopic(t), Routes: make([]QueueRoute, 0, t.Queues)}
+	for _, q := range t.QueueIDs() {
+		r.Routes = append(r.Routes, QueueRoute{QueueID: q, Group: b.cfg.GroupID, LeaderAddr: leader, ReplicaAddrs: slices.Clone(replicas)})
 	}
 	return r, nil
 }
 
-// ListTopics returns every topic, sorted by name. Any replica answers.
-func (b *Broker) ListTopics() ([]Topic, error) {
+// TopicParts returns this group's topics, sorted by name. Any replica
+// answers.
+func (b *Broker) TopicParts() ([]Topic, error) {
 	if err := b.checkOpen(); err != nil {
 		return nil, err
 	}
 	ts := b.rep.Topics()
 	out := make([]Topic, len(ts))
 	for i, t := range ts {
-		out[i] = Topic{Name: t.Name, Queues: t.Queues}
+		out[i] = fromFSMTopic(t)
 	}
 	slices.SortFunc(out, func(a, b Topic) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil

@@ -14,13 +14,21 @@ import (
 // follow "not the leader" redirects and move to the next seed when one is
 // unavailable.
 
-// CreateTopic creates topic name with queues queues per broker group.
+// CreateTopic creates topic name with queues queues in each broker group
+// of the cluster (each group's queue ids are unique within the topic).
 // Creating an existing topic with the same queue count succeeds; with a
 // different count it fails with ErrAlreadyExists.
 func (c *Client) CreateTopic(ctx context.Context, name string, queues uint32) error {
+	return c.CreateTopicIn(ctx, name, queues, nil)
+}
+
+// CreateTopicIn is CreateTopic over the named broker groups only (nil
+// means all). Naming a group that does not hold the topic yet extends the
+// topic onto it.
+func (c *Client) CreateTopicIn(ctx context.Context, name string, queues uint32, groups []string) error {
 	_, err := invoke(ctx, c, callSpec{method: "CreateTopic"},
 		func(ctx context.Context, b pb.BrokerClient, opts []grpc.CallOption) (*pb.CreateTopicResponse, error) {
-			return b.CreateTopic(ctx, &pb.CreateTopicRequest{Topic: &pb.TopicConfig{Name: name, Queues: queues}}, opts...)
+			return b.CreateTopic(ctx, &pb.CreateTopicRequest{Topic: &pb.TopicConfig{Name: name, Queues: queues}, Groups: groups}, opts...)
 		})
 	c.routes.invalidate(name)
 	return err
@@ -103,7 +111,7 @@ func (c *Client) QueryByKey(ctx context.Context, topic, key string, begin, end t
 	return fromPBs(resp.GetMessages()), nil
 }
 
-// ClusterStatus returns the status of every node of the broker group of
+// ClusterStatus returns the status of every node of every broker group, as
 // the node at addr (a seed if addr is empty).
 func (c *Client) ClusterStatus(ctx context.Context, addr string) ([]*pb.NodeStatus, error) {
 	resp, err := invoke(ctx, c, callSpec{method: "ClusterStatus", addr: addr},

@@ -87,14 +87,15 @@ func (n *Node) CommitOffsets(ctx context.Context, commits []OffsetCommit) error 
 	return nil
 }
 
-// CreateTopic creates a topic with queues queues (per group). Creating an
-// identical topic again succeeds; another queue count is ErrTopicExists.
+// CreateTopic creates this group's part of a topic: t.Queues queues from
+// id t.FirstQueue. Creating an identical topic again succeeds; another
+// queue count or first queue is ErrTopicExists.
 func (n *Node) CreateTopic(ctx context.Context, t Topic) error {
 	if err := store.ValidateTopic(t.Name); err != nil {
 		return err
 	}
-	if t.Queues == 0 || t.Queues > store.MaxQueueID+1 {
-		return fmt.Errorf("%w: %d queues", store.ErrInvalidMessage, t.Queues)
+	if !validSpan(t) {
+		return fmt.Errorf("%w: %d queues from %d", store.ErrInvalidTopic, t.Queues, t.FirstQueue)
 	}
 	_, err := n.apply(ctx, encodeCreateTopic(t))
 	return err

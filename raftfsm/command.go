@@ -21,8 +21,14 @@ import (
 //	                    with its own length and carries its own CRC)
 //	commit offsets (2): count u32 | count x (group u16+bytes | topic
 //	                    u8+bytes | queue id u32 | offset u64)
-//	create topic (3):   name u8+bytes | queues u32
+//	create topic (3):   name u8+bytes | queues u32                  (version 1)
+//	                    name u8+bytes | queues u32 | first queue u32 (version 2)
 //	delete topic (4):   name u8+bytes
+//
+// Every type is version 1 except create topic, which is written as
+// version 2 only when its first queue id is not 0 (a topic spread over
+// several broker groups), so a group that never uses several groups
+// writes exactly what older releases wrote and can still be read by them.
 //
 // Only the leader reads its clock (the store timestamp) and it does so
 // before proposing: applying is deterministic.
@@ -33,12 +39,36 @@ const (
 	cmdDeleteTopic   byte = 4
 
 	cmdVersion byte = 1
+	// cmdVersionTopicSpan is the create-topic version that carries the
+	// first queue id.
+	cmdVersionTopicSpan byte = 2
 )
 
-// Topic is a topic's replicated configuration.
+// Topic is a topic's replicated configuration in this broker group: the
+// group holds the queue ids [FirstQueue, FirstQueue+Queues). A topic
+// spread over several groups has one Topic per group with disjoint
+// ranges, so a queue id names one queue cluster-wide.
 type Topic struct {
 	Name   string
 	Queues uint32
+	// FirstQueue is the first queue id of this group's part; 0 for a
+	// topic served by one group.
+	FirstQueue uint32 `json:",omitempty"`
+}
+
+// HasQueue reports whether queue id q is one of the topic's queues in
+// this group.
+func (t Topic) HasQueue(q uint32) bool {
+	return q >= t.FirstQueue && q-t.FirstQueue < t.Queues
+}
+
+// QueueIDs returns the topic's queue ids in this group, ascending.
+func (t Topic) QueueIDs() []uint32 {
+	out := make([]uint32, t.Queues)
+	for i := range out {
+		out[i] = t.FirstQueue + uint32(i)
+	}
+	return out
 }
 
 // OffsetCommit is one consumer group position: the next queue offset the
@@ -89,9 +119,15 @@ func encodeCommitOffsets(commits []OffsetCommit) []byte {
 }
 
 func encodeCreateTopic(t Topic) []byte {
-	b := []byte{cmdCreateTopic, cmdVersion}
+	if t.FirstQueue == 0 {
+		b := []byte{cmdCreateTopic, cmdVersion}
+		b = appendString8(b, t.Name)
+		return binary.BigEndian.AppendUint32(b, t.Queues)
+	}
+	b := []byte{cmdCreateTopic, cmdVersionTopicSpan}
 	b = appendString8(b, t.Name)
-	return binary.BigEndian.AppendUint32(b, t.Queues)
+	b = binary.BigEndian.AppendUint32(b, t.Queues)
+	return binary.BigEndian.AppendUint32(b, t.FirstQueue)
 }
 
 func encodeDeleteTopic(name string) []byte {
@@ -112,7 +148,7 @@ func decodeCommand(data []byte) (command, error) {
 	if len(data) < 2 {
 		return c, fmt.Errorf("%w: %d bytes", ErrBadCommand, len(data))
 	}
-	if data[1] != cmdVersion {
+	if data[1] != cmdVersion && (data[0] != cmdCreateTopic || data[1] != cmdVersionTopicSpan) {
 		return c, fmt.Errorf("%w: type %d version %d", ErrBadCommand, data[0], data[1])
 	}
 	c.typ = data[0]
@@ -157,6 +193,13 @@ func decodeCommand(data []byte) (command, error) {
 	case cmdCreateTopic:
 		c.topic.Name = d.str(int(d.u8()))
 		c.topic.Queues = d.u32()
+		if data[1] == cmdVersionTopicSpan {
+			// Version 2 is written only for a first queue above 0; one
+			// encoding per command keeps decode(encode(c)) == c.
+			if c.topic.FirstQueue = d.u32(); c.topic.FirstQueue == 0 {
+				d.bad = true
+			}
+		}
 	case cmdDeleteTopic:
 		c.topic.Name = d.str(int(d.u8()))
 	default:

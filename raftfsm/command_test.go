@@ -18,9 +18,10 @@ func goldenCommands() map[string][]byte {
 				Properties: map[string]string{"b": "2", "a": "1"}, BornTimestamp: 1_699_999_999_000},
 			{Topic: "orders", QueueID: 0, Body: nil},
 		}),
-		"commit_offsets": encodeCommitOffsets([]OffsetCommit{{Group: "g1", Topic: "orders", QueueID: 3, Offset: 42}}),
-		"create_topic":   encodeCreateTopic(Topic{Name: "orders", Queues: 8}),
-		"delete_topic":   encodeDeleteTopic("orders"),
+		"commit_offsets":  encodeCommitOffsets([]OffsetCommit{{Group: "g1", Topic: "orders", QueueID: 3, Offset: 42}}),
+		"create_topic":    encodeCreateTopic(Topic{Name: "orders", Queues: 8}),
+		"create_topic_v2": encodeCreateTopic(Topic{Name: "orders", Queues: 8, FirstQueue: 16}),
+		"delete_topic":    encodeDeleteTopic("orders"),
 	}
 }
 

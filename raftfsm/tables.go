@@ -1,8 +1,11 @@
 package raftfsm
 
 import (
+	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/raftmq/raftmq/store"
 )
 
 // System topics: every command other than produce is also written to the
@@ -46,7 +49,10 @@ func (t *tables) clone() *tables {
 func (t *tables) check(c command) error {
 	switch c.typ {
 	case cmdCreateTopic:
-		if old, ok := t.Topics[c.topic.Name]; ok && old.Queues != c.topic.Queues {
+		if !validSpan(c.topic) {
+			return fmt.Errorf("%w: %d queues from %d", store.ErrInvalidTopic, c.topic.Queues, c.topic.FirstQueue)
+		}
+		if old, ok := t.Topics[c.topic.Name]; ok && old != c.topic {
 			return ErrTopicExists
 		}
 	case cmdDeleteTopic:
@@ -93,7 +99,7 @@ func (t *tables) apply(c command) error {
 func (t *tables) checkProduce(msgs []*Message) error {
 	for _, m := range msgs {
 		tp, ok := t.Topics[m.Topic]
-		if !ok || m.QueueID >= tp.Queues {
+		if !ok || !tp.HasQueue(m.QueueID) {
 			return ErrTopicNotFound
 		}
 	}
@@ -112,4 +118,10 @@ func (t *tables) topicList() []Topic {
 		return 0
 	})
 	return out
+}
+
+// validSpan reports whether a topic's queue range is non-empty and fits
+// the store's queue ids.
+func validSpan(t Topic) bool {
+	return t.Queues > 0 && uint64(t.FirstQueue)+uint64(t.Queues) <= uint64(store.MaxQueueID)+1
 }

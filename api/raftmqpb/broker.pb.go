@@ -752,9 +752,13 @@ func (x *FetchResponse) GetMaxOffset() uint64 {
 }
 
 type TopicConfig struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Queues        uint32                 `protobuf:"varint,2,opt,name=queues,proto3" json:"queues,omitempty"` // queues per group
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Queues uint32                 `protobuf:"varint,2,opt,name=queues,proto3" json:"queues,omitempty"` // queues per group
+	// first_queue_id is the first queue id of one group's part of the topic
+	// (the part holds queues first_queue_id .. first_queue_id+queues-1). It
+	// is set only in the answers and requests of local_only calls.
+	FirstQueueId  uint32 `protobuf:"varint,3,opt,name=first_queue_id,json=firstQueueId,proto3" json:"first_queue_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -803,9 +807,27 @@ func (x *TopicConfig) GetQueues() uint32 {
 	return 0
 }
 
+func (x *TopicConfig) GetFirstQueueId() uint32 {
+	if x != nil {
+		return x.FirstQueueId
+	}
+	return 0
+}
+
+// A topic is spread over broker groups: each group holds `queues` queues
+// with ids unique across the topic. Without local_only, topic calls are
+// cluster-wide and any node accepts them; with local_only they concern
+// only the receiving node's group (what nodes ask each other).
 type CreateTopicRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Topic         *TopicConfig           `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Topic *TopicConfig           `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	// groups lists the broker groups to create the topic in; empty means
+	// every group of the cluster. Naming a group that does not hold the
+	// topic yet extends the topic onto it.
+	Groups []string `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
+	// local_only creates the part topic.first_queue_id.. in the receiving
+	// node's group (forwarded to its leader).
+	LocalOnly     bool `protobuf:"varint,3,opt,name=local_only,json=localOnly,proto3" json:"local_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -847,6 +869,20 @@ func (x *CreateTopicRequest) GetTopic() *TopicConfig {
 	return nil
 }
 
+func (x *CreateTopicRequest) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *CreateTopicRequest) GetLocalOnly() bool {
+	if x != nil {
+		return x.LocalOnly
+	}
+	return false
+}
+
 type CreateTopicResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -886,6 +922,7 @@ func (*CreateTopicResponse) Descriptor() ([]byte, []int) {
 type DeleteTopicRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	LocalOnly     bool                   `protobuf:"varint,2,opt,name=local_only,json=localOnly,proto3" json:"local_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -927,6 +964,13 @@ func (x *DeleteTopicRequest) GetName() string {
 	return ""
 }
 
+func (x *DeleteTopicRequest) GetLocalOnly() bool {
+	if x != nil {
+		return x.LocalOnly
+	}
+	return false
+}
+
 type DeleteTopicResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -966,6 +1010,7 @@ func (*DeleteTopicResponse) Descriptor() ([]byte, []int) {
 type DescribeTopicRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	LocalOnly     bool                   `protobuf:"varint,2,opt,name=local_only,json=localOnly,proto3" json:"local_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1005,6 +1050,13 @@ func (x *DescribeTopicRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *DescribeTopicRequest) GetLocalOnly() bool {
+	if x != nil {
+		return x.LocalOnly
+	}
+	return false
 }
 
 type QueueRoute struct {
@@ -1129,6 +1181,7 @@ func (x *DescribeTopicResponse) GetRoutes() []*QueueRoute {
 
 type ListTopicsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	LocalOnly     bool                   `protobuf:"varint,1,opt,name=local_only,json=localOnly,proto3" json:"local_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1161,6 +1214,13 @@ func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ListTopicsRequest.ProtoReflect.Descriptor instead.
 func (*ListTopicsRequest) Descriptor() ([]byte, []int) {
 	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListTopicsRequest) GetLocalOnly() bool {
+	if x != nil {
+		return x.LocalOnly
+	}
+	return false
 }
 
 type ListTopicsResponse struct {
@@ -2006,12 +2066,15 @@ func (x *GetMessageResponse) GetMessage() *Message {
 }
 
 type QueryByKeyRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
-	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
-	BeginMs       int64                  `protobuf:"varint,3,opt,name=begin_ms,json=beginMs,proto3" json:"begin_ms,omitempty"`
-	EndMs         int64                  `protobuf:"varint,4,opt,name=end_ms,json=endMs,proto3" json:"end_ms,omitempty"` // 0 means now
-	Limit         uint32                 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`              // 0 means 32
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Topic   string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Key     string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	BeginMs int64                  `protobuf:"varint,3,opt,name=begin_ms,json=beginMs,proto3" json:"begin_ms,omitempty"`
+	EndMs   int64                  `protobuf:"varint,4,opt,name=end_ms,json=endMs,proto3" json:"end_ms,omitempty"` // 0 means now
+	Limit   uint32                 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`              // 0 means 32
+	// local_only searches the receiving node's group only; otherwise every
+	// group holding part of the topic is searched and the answers merged.
+	LocalOnly     bool `protobuf:"varint,6,opt,name=local_only,json=localOnly,proto3" json:"local_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2079,6 +2142,13 @@ func (x *QueryByKeyRequest) GetLimit() uint32 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *QueryByKeyRequest) GetLocalOnly() bool {
+	if x != nil {
+		return x.LocalOnly
+	}
+	return false
 }
 
 type QueryByKeyResponse struct {
@@ -2573,18 +2643,26 @@ const file_raftmq_v1_broker_proto_rawDesc = "" +
 	"\n" +
 	"min_offset\x18\x04 \x01(\x04R\tminOffset\x12\x1d\n" +
 	"\n" +
-	"max_offset\x18\x05 \x01(\x04R\tmaxOffset\"9\n" +
+	"max_offset\x18\x05 \x01(\x04R\tmaxOffset\"_\n" +
 	"\vTopicConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
-	"\x06queues\x18\x02 \x01(\rR\x06queues\"B\n" +
+	"\x06queues\x18\x02 \x01(\rR\x06queues\x12$\n" +
+	"\x0efirst_queue_id\x18\x03 \x01(\rR\ffirstQueueId\"y\n" +
 	"\x12CreateTopicRequest\x12,\n" +
-	"\x05topic\x18\x01 \x01(\v2\x16.raftmq.v1.TopicConfigR\x05topic\"\x15\n" +
-	"\x13CreateTopicResponse\"(\n" +
+	"\x05topic\x18\x01 \x01(\v2\x16.raftmq.v1.TopicConfigR\x05topic\x12\x16\n" +
+	"\x06groups\x18\x02 \x03(\tR\x06groups\x12\x1d\n" +
+	"\n" +
+	"local_only\x18\x03 \x01(\bR\tlocalOnly\"\x15\n" +
+	"\x13CreateTopicResponse\"G\n" +
 	"\x12DeleteTopicRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x15\n" +
-	"\x13DeleteTopicResponse\"*\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"local_only\x18\x02 \x01(\bR\tlocalOnly\"\x15\n" +
+	"\x13DeleteTopicResponse\"I\n" +
 	"\x14DescribeTopicRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x83\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"local_only\x18\x02 \x01(\bR\tlocalOnly\"\x83\x01\n" +
 	"\n" +
 	"QueueRoute\x12\x19\n" +
 	"\bqueue_id\x18\x01 \x01(\rR\aqueueId\x12\x14\n" +
@@ -2594,8 +2672,10 @@ const file_raftmq_v1_broker_proto_rawDesc = "" +
 	"\rreplica_addrs\x18\x04 \x03(\tR\freplicaAddrs\"t\n" +
 	"\x15DescribeTopicResponse\x12,\n" +
 	"\x05topic\x18\x01 \x01(\v2\x16.raftmq.v1.TopicConfigR\x05topic\x12-\n" +
-	"\x06routes\x18\x02 \x03(\v2\x15.raftmq.v1.QueueRouteR\x06routes\"\x13\n" +
-	"\x11ListTopicsRequest\"D\n" +
+	"\x06routes\x18\x02 \x03(\v2\x15.raftmq.v1.QueueRouteR\x06routes\"2\n" +
+	"\x11ListTopicsRequest\x12\x1d\n" +
+	"\n" +
+	"local_only\x18\x01 \x01(\bR\tlocalOnly\"D\n" +
 	"\x12ListTopicsResponse\x12.\n" +
 	"\x06topics\x18\x01 \x03(\v2\x16.raftmq.v1.TopicConfigR\x06topics\"\x95\x02\n" +
 	"\x10HeartbeatRequest\x12\x14\n" +
@@ -2647,13 +2727,15 @@ const file_raftmq_v1_broker_proto_rawDesc = "" +
 	"\x11GetMessageRequest\x12\x15\n" +
 	"\x06msg_id\x18\x01 \x01(\tR\x05msgId\"B\n" +
 	"\x12GetMessageResponse\x12,\n" +
-	"\amessage\x18\x01 \x01(\v2\x12.raftmq.v1.MessageR\amessage\"\x83\x01\n" +
+	"\amessage\x18\x01 \x01(\v2\x12.raftmq.v1.MessageR\amessage\"\xa2\x01\n" +
 	"\x11QueryByKeyRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x19\n" +
 	"\bbegin_ms\x18\x03 \x01(\x03R\abeginMs\x12\x15\n" +
 	"\x06end_ms\x18\x04 \x01(\x03R\x05endMs\x12\x14\n" +
-	"\x05limit\x18\x05 \x01(\rR\x05limit\"D\n" +
+	"\x05limit\x18\x05 \x01(\rR\x05limit\x12\x1d\n" +
+	"\n" +
+	"local_only\x18\x06 \x01(\bR\tlocalOnly\"D\n" +
 	"\x12QueryByKeyResponse\x12.\n" +
 	"\bmessages\x18\x01 \x03(\v2\x12.raftmq.v1.MessageR\bmessages\"5\n" +
 	"\x14ClusterStatusRequest\x12\x1d\n" +

@@ -37,18 +37,22 @@ type topicDescribeJSON struct {
 
 func newTopicCreateCmd(g *globals) *cobra.Command {
 	var queues uint32
+	var groups []string
 	cmd := &cobra.Command{
-		Use:   "create NAME --queues N",
+		Use:   "create NAME --queues N [--groups g1,g2]",
 		Short: "Create a topic with N queues per broker group",
-		Long: `create creates topic NAME. Creating an existing topic with the same queue
-count succeeds; with a different count it fails.`,
+		Long: `create creates topic NAME with N queues in every broker group of the
+cluster, or in the groups named by --groups; queue ids are unique across the
+topic. Creating an existing topic with the same queue count succeeds; with a
+different count it fails. Naming a group that does not hold the topic yet
+extends the topic onto it (its queues get the next free ids).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if queues == 0 {
 				return usagef("--queues must be at least 1")
 			}
 			return g.call(cmd, func(ctx context.Context, c *client.Client) error {
-				if err := c.CreateTopic(ctx, args[0], queues); err != nil {
+				if err := c.CreateTopicIn(ctx, args[0], queues, groups); err != nil {
 					return err
 				}
 				if g.json {
@@ -60,6 +64,7 @@ count succeeds; with a different count it fails.`,
 		},
 	}
 	cmd.Flags().Uint32Var(&queues, "queues", 0, "queues per broker group (required)")
+	cmd.Flags().StringSliceVar(&groups, "groups", nil, "broker `groups` to create the topic in (default: all)")
 	_ = cmd.MarkFlagRequired("queues")
 	return cmd
 }

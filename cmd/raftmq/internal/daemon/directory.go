@@ -49,3 +49,16 @@ func (d *gossipDirectory) Members(group string) []string {
 	slices.Sort(ids)
 	return slices.Compact(ids)
 }
+
+// Groups implements broker.Directory: this node's group and every group a
+// member that has not left announces.
+func (d *gossipDirectory) Groups() []string {
+	gs := []string{d.group}
+	for _, mb := range d.m.Members() {
+		if mb.State != membership.StateLeft {
+			gs = append(gs, mb.Group)
+		}
+	}
+	slices.Sort(gs)
+	return slices.Compact(gs)
+}

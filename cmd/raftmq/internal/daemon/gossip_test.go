@@ -36,10 +36,17 @@ func tightenGossip(t *testing.T) {
 // newGossipNode prepares (does not start) a daemon that finds its group
 // through the seeds, with no static peers.
 func newGossipNode(t *testing.T, id string, dir, gossipAddr string, seeds []string) *gossipNode {
+	return newGroupNode(t, id, "g1", 3, dir, gossipAddr, seeds)
+}
+
+// newGroupNode is newGossipNode for a node of group that bootstraps once
+// expect members of it are seen; extra flags are appended.
+func newGroupNode(t *testing.T, id, group string, expect int, dir, gossipAddr string, seeds []string, extra ...string) *gossipNode {
 	grpcAddr := testutil.FreeAddr(t)
-	args := []string{"--node-id", id, "--group", "g1", "--data-dir", dir,
+	args := []string{"--node-id", id, "--group", group, "--data-dir", dir,
 		"--grpc-addr", grpcAddr, "--raft-addr", testutil.FreeAddr(t), "--gossip-addr", gossipAddr,
-		"--join", strings.Join(seeds, ","), "--bootstrap-expect", "3", "--auto-create-topics", "--log-format", "json"}
+		"--join", strings.Join(seeds, ","), "--bootstrap-expect", fmt.Sprint(expect), "--auto-create-topics", "--log-format", "json"}
+	args = append(args, extra...)
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
