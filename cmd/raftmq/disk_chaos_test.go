@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"testing"
 	"time"
 
@@ -155,12 +157,18 @@ func lazyKill(t *testing.T, ctx context.Context, c *testcluster.Cluster, ck *che
 	since := time.Now()
 	waitFor(t, ctx, "2s of lazy writes", func() bool { return time.Since(since) >= 2*time.Second })
 	logged := logSize(t, c, i)
+	st, err := c.Status(ctx, i)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c.Kill9(i)
 	ck.Fault("kill -9 lazy-disk " + role + " " + c.NodeID(i))
 	c.Restart(i)
 	c.WaitHealthy(i)
 	c.SetDisk(i, diskNormal)
-	t.Logf("%s restarted after losing its unsynced store writes: %s", c.NodeID(i), recoveryLines(t, c, i, logged))
+	lines, end := recoveryLines(t, c, i, logged)
+	t.Logf("%s: CommitLog end %d shortly before the kill, %d after recovery (%d bytes of unsynced writes lost at least, re-applied from the Raft log); %s",
+		c.NodeID(i), st.GetCommitlogEnd(), end, st.GetCommitlogEnd()-end, lines)
 }
 
 // logSize returns the size of node i's log so far.
@@ -174,21 +182,28 @@ func logSize(t *testing.T, c *testcluster.Cluster, i int) int64 {
 }
 
 // recoveryLines returns the store's recovery log lines of node i written
-// after offset from.
-func recoveryLines(t *testing.T, c *testcluster.Cluster, i int, from int64) string {
+// after offset from, and the CommitLog end the last one recovered.
+func recoveryLines(t *testing.T, c *testcluster.Cluster, i int, from int64) (string, int64) {
 	t.Helper()
 	data, err := os.ReadFile(c.LogPath(i))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out [][]byte
+	end := int64(-1)
 	for line := range bytes.Lines(data[from:]) {
 		if bytes.Contains(line, []byte("msg=recover")) || bytes.Contains(line, []byte("torn tail")) {
 			out = append(out, bytes.TrimSpace(line))
 		}
+		if m := recoveredEnd.FindSubmatch(line); m != nil {
+			end, _ = strconv.ParseInt(string(m[1]), 10, 64)
+		}
 	}
-	return string(bytes.Join(out, []byte(" | ")))
+	return string(bytes.Join(out, []byte(" | "))), end
 }
+
+// recoveredEnd matches the store's "recovered" log line.
+var recoveredEnd = regexp.MustCompile(`msg=recovered .* end=([0-9]+)`)
 
 // TestChaosDiskLazyFollowerKill: a follower whose store keeps unsynced
 // writes in memory is killed with SIGKILL under load and restarted: its

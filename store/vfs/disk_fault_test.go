@@ -247,3 +247,63 @@ func TestDiskSlowDelaysWrites(t *testing.T) {
 		t.Fatalf("write+sync took %v in slow 30ms; want at least 60ms", took)
 	}
 }
+
+// TestDiskLazyCloseRemoveCreate: closing the handle that wrote pending
+// bytes writes them through (a closed file survives a process crash);
+// Remove and a truncating Create drop them; the store's directory lock
+// still excludes a second locker.
+func TestDiskLazyCloseRemoveCreate(t *testing.T) {
+	dir := t.TempDir()
+	fs := vfs.NewDiskFaultFS(vfs.OS())
+	fs.SetMode(vfs.DiskMode{Kind: vfs.DiskLazy})
+	a := filepath.Join(dir, "a")
+	f, err := fs.Create(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, f, "closed", 0)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := onDisk(t, a); string(got) != "closed" {
+		t.Fatalf("after Close the OS has %q", got)
+	}
+
+	b := filepath.Join(dir, "b")
+	keep, err := fs.Create(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keep.Close()
+	mustWrite(t, keep, "pending", 0)
+	if err := fs.Remove(b); err != nil {
+		t.Fatal(err)
+	}
+	again, err := fs.Create(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if sz, err := again.Size(); err != nil || sz != 0 {
+		t.Fatalf("a new file where a removed one had pending bytes: size %d, %v", sz, err)
+	}
+	mustWrite(t, again, "x", 0)
+	c2, err := fs.Create(b) // truncates: the pending "x" is gone
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if fi, err := fs.Stat(b); err != nil || fi.Size != 0 {
+		t.Fatalf("Stat after a truncating Create = %+v, %v", fi, err)
+	}
+
+	lock, err := fs.Lock(filepath.Join(dir, "LOCK"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if l2, err := vfs.OS().(vfs.Locker).Lock(filepath.Join(dir, "LOCK")); err == nil {
+		l2.Close()
+		t.Fatal("a second lock was granted through the OS")
+	}
+}
