@@ -83,10 +83,10 @@ func verifyStores(t *testing.T, c *testcluster.Cluster) {
 	}
 }
 
-// holdDisk waits diskFaultLen from since, then sets node i's disk normal.
-func holdDisk(t *testing.T, ctx context.Context, c *testcluster.Cluster, i int, since time.Time) {
+// holdDisk waits d from since, then sets node i's disk normal.
+func holdDisk(t *testing.T, ctx context.Context, c *testcluster.Cluster, i int, since time.Time, d time.Duration) {
 	t.Helper()
-	waitFor(t, ctx, "the disk fault to last", func() bool { return time.Since(since) >= diskFaultLen })
+	waitFor(t, ctx, "the disk fault to last", func() bool { return time.Since(since) >= d })
 	c.SetDisk(i, diskNormal)
 	t.Logf("%s's disk normal again after %v", c.NodeID(i), time.Since(since).Round(time.Millisecond))
 }
@@ -107,7 +107,7 @@ func TestChaosDiskStallFollower(t *testing.T) {
 		ck.Fault("stall disk of follower " + c.NodeID(f))
 		since := time.Now()
 		probeWrite(t, ctx, c)
-		holdDisk(t, ctx, c, f, since)
+		holdDisk(t, ctx, c, f, since, diskFaultLen)
 	})
 }
 
@@ -121,30 +121,36 @@ func TestChaosDiskSlowLeader(t *testing.T) {
 		ck.Fault("slow disk (20ms) of leader " + c.NodeID(l))
 		since := time.Now()
 		probeWrite(t, ctx, c)
-		holdDisk(t, ctx, c, l, since)
+		holdDisk(t, ctx, c, l, since, diskFaultLen)
 		t.Logf("%d sends acked during the slow disk", acked(ck)-before)
 	})
 }
 
-// TestChaosDiskStallLeader: the leader's store stops writing for 4s under
-// load. Its FSM stops applying, so it cannot answer produces; the group
-// must either fail over or hold the writes and ack them correctly once
-// the disk is back. Either way nothing acked may be lost, and the stalled
-// node must rejoin and converge.
+// stallLeaderLen is how long the leader's disk stalls: longer than the
+// watchdog needs (2s, plus a tick and the transfer) and a client attempt
+// on the stalled leader (2s), so the failover shows within the stall.
+const stallLeaderLen = 6 * time.Second
+
+// TestChaosDiskStallLeader: the leader's store stops writing for 6s under
+// load. Its FSM stops applying, so it cannot answer produces, while its
+// Raft log and heartbeats go on, so no election deposes it: the broker's
+// apply watchdog (broker.Config.ApplyStallTimeout, 2s) must hand the
+// leadership over, and writes must resume before the disk comes back.
+// Nothing acked may be lost, and the stalled node must rejoin and
+// converge.
 func TestChaosDiskStallLeader(t *testing.T) {
 	runDisk(t, "disk-stall-leader", 2*time.Second, func(t *testing.T, ctx context.Context, c *testcluster.Cluster, ck *checker.Checker, _ *rand.Rand) {
 		l := c.Leader(ctx)
-		before := acked(ck)
 		c.SetDisk(l, diskStall)
 		ck.Fault("stall disk of leader " + c.NodeID(l))
 		since := time.Now()
-		waitFor(t, ctx, "the disk fault to last", func() bool { return time.Since(since) >= diskFaultLen-500*time.Millisecond })
-		now, seen := c.FindLeader(ctx)
-		during := acked(ck) - before
-		t.Logf("leader %s's disk stalled for %v: %d sends acked meanwhile; leader now %d (%s)", c.NodeID(l), time.Since(since).Round(time.Millisecond), during, now, seen)
-		holdDisk(t, ctx, c, l, since)
 		wrote := probeWrite(t, ctx, c)
-		t.Logf("first probe write %v after the disk came back", wrote.Round(time.Millisecond))
+		now := c.Leader(ctx)
+		if stalled := time.Since(since) < stallLeaderLen; now == l || !stalled {
+			t.Fatalf("%s's disk stalled: leader %s, first write after %v (stall %v): the stalled leader was not replaced", c.NodeID(l), c.NodeID(now), wrote, stallLeaderLen)
+		}
+		t.Logf("leader %s's disk stalled: %s leads; first probe write after %v, while still stalled", c.NodeID(l), c.NodeID(now), wrote.Round(time.Millisecond))
+		holdDisk(t, ctx, c, l, since, stallLeaderLen)
 	})
 }
 
