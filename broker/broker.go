@@ -13,9 +13,9 @@ import (
 )
 
 // Broker is one node's message service over its group's Replicator. All
-// methods are safe for concurrent use. It owns three goroutines, stopped
-// by Close: the produce batcher, the offset-commit batcher and the
-// consumer-session reaper.
+// methods are safe for concurrent use. It owns four goroutines, stopped
+// by Close: the produce batcher, the offset-commit batcher, the
+// consumer-session reaper and the leader's apply watchdog (watchdog.go).
 type Broker struct {
 	cfg Config
 	rep Replicator
@@ -59,6 +59,10 @@ func New(cfg Config, rep Replicator) (*Broker, error) {
 	go func() { defer b.wg.Done(); b.produce.run() }()
 	go func() { defer b.wg.Done(); b.commits.run() }()
 	go func() { defer b.wg.Done(); b.coord.reap() }()
+	if cfg.ApplyStallTimeout > 0 {
+		b.wg.Add(1)
+		go func() { defer b.wg.Done(); b.watchApply() }()
+	}
 	return b, nil
 }
 

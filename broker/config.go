@@ -60,6 +60,11 @@ type Config struct {
 	// ApplyTimeout bounds one Raft apply (a produce or commit batch, a
 	// topic change) on top of each caller's own context deadline.
 	ApplyTimeout time.Duration
+	// ApplyStallTimeout is how long a leader may have committed entries
+	// its FSM does not apply (a stalled store disk) before it hands the
+	// leadership to another voter (see watchApply). Negative disables
+	// the watchdog.
+	ApplyStallTimeout time.Duration
 	// MessageLimits holds the store options the group's replicas were
 	// opened with; MaxMessageSize and MaxPropertiesSize are used to
 	// validate messages before they reach Raft.
@@ -104,6 +109,7 @@ func DefaultConfig() Config {
 		MaxCommitOffsets:     4096,
 		ProducePipeline:      4,
 		ApplyTimeout:         10 * time.Second,
+		ApplyStallTimeout:    2 * time.Second,
 		MessageLimits:        store.DefaultOptions(),
 		MaxFetchWait:         30 * time.Second,
 		DefaultFetchMessages: 32,
@@ -137,6 +143,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxCommitOffsets, d.MaxCommitOffsets)
 	setDefault(&c.ProducePipeline, d.ProducePipeline)
 	setDefault(&c.ApplyTimeout, d.ApplyTimeout)
+	setDefault(&c.ApplyStallTimeout, d.ApplyStallTimeout)
 	setDefault(&c.MessageLimits.MaxMessageSize, d.MessageLimits.MaxMessageSize)
 	setDefault(&c.MessageLimits.MaxPropertiesSize, d.MessageLimits.MaxPropertiesSize)
 	setDefault(&c.MaxFetchWait, d.MaxFetchWait)

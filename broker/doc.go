@@ -78,7 +78,17 @@
 //
 // # Lifecycle
 //
-// New starts the goroutines (two batchers, the reaper); Close stops them,
-// wakes long polls, then closes the Replicator, which hands leadership
-// to another voter first.
+// New starts the goroutines (two batchers, the reaper, the apply
+// watchdog); Close stops them, wakes long polls, then closes the
+// Replicator, which hands leadership to another voter first.
+//
+// # Apply watchdog
+//
+// A leader whose store disk stalls keeps its Raft log and heartbeats (they
+// do not go through the store), so no election deposes it, yet every
+// produce waits for its FSM. While this node leads, the watchdog polls
+// Status every ApplyStallTimeout/4; when entries are committed past the
+// applied index and the applied index has not moved for ApplyStallTimeout
+// (default 2s), it transfers the leadership to another voter. The chaos
+// test TestChaosDiskStallLeader (cmd/raftmq) exercises it.
 package broker

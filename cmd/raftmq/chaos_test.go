@@ -36,9 +36,10 @@ func runChaos(t *testing.T, name string, requestTimeout time.Duration, nem nemes
 	seed := time.Now().UnixNano()
 	t.Logf("nemesis seed %d", seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	c := testcluster.Start(t, testcluster.Options{Nodes: 3})
+	// After Start, which may have built the binaries.
 	ctx, cancel := context.WithTimeout(t.Context(), chaosTimeout)
 	defer cancel()
-	c := testcluster.Start(t, testcluster.Options{Nodes: 3})
 	ck, start := startWorkload(t, ctx, c, requestTimeout)
 	waitFor(t, ctx, "2s of acknowledged writes", func() bool { return time.Since(start) >= 2*time.Second && acked(ck) > 0 })
 	nem(t, ctx, c, ck, rng)

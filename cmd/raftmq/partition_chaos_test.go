@@ -29,9 +29,10 @@ func runPartition(t *testing.T, name string, nodes int, nem nemesis) {
 	seed := time.Now().UnixNano()
 	t.Logf("nemesis seed %d", seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	c := testcluster.Start(t, testcluster.Options{Nodes: nodes, PartitionProxies: true})
+	// After Start, which may have built the binaries.
 	ctx, cancel := context.WithTimeout(t.Context(), chaosTimeout)
 	defer cancel()
-	c := testcluster.Start(t, testcluster.Options{Nodes: nodes, PartitionProxies: true})
 	ck, start := startWorkload(t, ctx, c, 2*time.Second)
 	waitFor(t, ctx, "2s of acknowledged writes", func() bool { return time.Since(start) >= 2*time.Second && acked(ck) > 0 })
 	nem(t, ctx, c, ck, rng)

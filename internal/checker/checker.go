@@ -81,7 +81,7 @@ func (c *Checker) Start(ctx context.Context) error {
 	cl, err := client.Dial(ctx, c.cfg.Addrs,
 		client.WithRequestTimeout(c.cfg.RequestTimeout), client.WithRetryTimeout(c.cfg.SendTimeout),
 		client.WithBackoff(backoffInitial, backoffMax), client.WithMaxRetries(maxRetries),
-		client.WithRouteTTL(routeTTL), client.WithLogger(c.cfg.Logger))
+		client.WithRouteTTL(routeTTL), client.WithLogger(c.cfg.Logger), client.WithAddressMap(c.cfg.AddrMap))
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,10 @@ type Config struct {
 	// Addrs are seed gRPC addresses for the producers and the consumer
 	// group. Required.
 	Addrs []string
+	// AddrMap rewrites advertised node addresses before the producers and
+	// the consumer group dial them (client.WithAddressMap), for nodes that
+	// advertise names this host cannot resolve (compose). nil: none.
+	AddrMap map[string]string
 	// Replicas are the gRPC addresses read directly, one by one, in
 	// Check; default Addrs. List every replica of the topic's group.
 	Replicas []string

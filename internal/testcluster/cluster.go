@@ -14,6 +14,7 @@ import (
 
 	"github.com/raftmq/raftmq/api/raftmqpb"
 	"github.com/raftmq/raftmq/internal/testutil"
+	"github.com/raftmq/raftmq/store/vfs"
 )
 
 // Options configures a cluster; zero fields take the defaults noted.
@@ -38,6 +39,10 @@ type Options struct {
 	// Isolate, Partition, CutLink and Heal can cut Raft links (see
 	// partition.go). Off by default: nodes dial each other directly.
 	PartitionProxies bool
+	// DiskFaults runs every node with the daemon's disk fault test hook
+	// (RAFTMQ_TEST_FAULTFS), so SetDisk can make its store's disk slow,
+	// stalled or lazy (see disk.go). Off by default.
+	DiskFaults bool
 }
 
 func (o Options) withDefaults() Options {
@@ -76,6 +81,7 @@ type node struct {
 	args                                     []string
 	proc                                     *process // nil when not running
 	paused                                   bool
+	disk                                     vfs.DiskMode // last SetDisk
 	conn                                     *grpc.ClientConn
 	client                                   raftmqpb.BrokerClient
 }

@@ -27,6 +27,13 @@
 // WaitHealthy, WaitCaughtUp) call t.Fatal on failure, so call them from
 // the test's goroutine.
 //
+// # Disk faults
+//
+// With Options.DiskFaults every node runs with the daemon's disk fault test
+// hook (RAFTMQ_TEST_FAULTFS naming a control file next to its data
+// directory), and SetDisk makes node i's store disk normal, slow, stalled
+// or lazy (a vfs.DiskMode) while it runs; see disk.go.
+//
 // # Cleanup
 //
 // A t.Cleanup registered by Start resumes paused nodes, kills every node

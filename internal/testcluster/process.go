@@ -45,6 +45,7 @@ func (c *Cluster) startNode(i int) {
 	fmt.Fprintf(f, "=== testcluster: %s start %s\n", time.Now().Format(time.RFC3339Nano), n.id)
 	cmd := exec.Command(c.bins.Raftmq, n.args...)
 	cmd.Stdout, cmd.Stderr = f, f
+	cmd.Env = c.diskEnv(i)
 	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		f.Close()

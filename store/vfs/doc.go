@@ -10,7 +10,10 @@
 //   - MemFS (NewMem), an in-memory file system that models the durability
 //     contract of a POSIX file system, for crash tests;
 //   - FaultFS (NewFaultFS), a wrapper around any FS that injects errors and
-//     latency per operation and path, for error-path and chaos tests.
+//     latency per operation and path, for error-path and chaos tests;
+//   - DiskFaultFS (NewDiskFaultFS), a wrapper whose disk can be switched at
+//     run time to slow, stalled or lazy, for chaos tests of real processes
+//     (the daemon's test hook, see cmd/raftmq/internal/daemon).
 //
 // The seam is deliberately small (compare pebble's vfs.FS): the store needs
 // positioned I/O, sync, truncate and directory operations, nothing else.
@@ -58,4 +61,30 @@
 // *os.PathError and the inner FS is not touched. File handles from FaultFS
 // consult it on ReadAt, WriteAt, Sync and Truncate with the path the file was
 // opened with. Which Op each method reports is listed on the Op constants.
+//
+// # DiskFaultFS
+//
+// DiskFaultFS has one mode at a time (DiskMode, SetMode; ParseDiskMode
+// reads "normal", "slow <duration>", "stall", "lazy"):
+//
+//	mode    WriteAt               Sync, Truncate, SyncDir   Create, Rename,
+//	                                                        Remove, MkdirAll
+//	------  --------------------  ------------------------  ----------------
+//	normal  forwarded             forwarded                 forwarded
+//	slow    after the delay       after the delay           forwarded
+//	stall   blocks until the mode changes, then proceeds in the new mode
+//	lazy    kept in memory        write the file's pending  forwarded
+//	                              bytes through, then as
+//	                              normal
+//
+// Reads are never delayed. Lazy is the power-loss model of lazyfs for a
+// process crash: bytes written are kept in 4 KiB pages per path, shared by
+// every handle of that path (reads, File.Size and FS.Stat see them), and
+// reach the inner FS only at the file's Sync or Truncate, at a write in
+// another mode, or when the handle that wrote them closes (without a sync:
+// a closed file's bytes survive a crash of the process, as page-cache
+// bytes do). So a kill -9 of a process running lazy loses exactly what its
+// open files had not synced. Directory operations are not modelled: they
+// reach the inner FS at once. Rename carries pending bytes to the new
+// path; Remove and the truncating Create drop them.
 package vfs

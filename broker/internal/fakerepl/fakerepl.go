@@ -42,6 +42,8 @@ type Fake struct {
 	commitBatches []int         // commits per CommitOffsets call
 	servers       []raftfsm.Peer
 	closed        bool
+	commitAhead   uint64 // Status reports CommitIndex this far past applied
+	statusCalls   int
 }
 
 // New opens a fake replica with its store in dir. It starts as the leader
@@ -74,6 +76,21 @@ func (f *Fake) SetLeader(leader bool, leaderID string) {
 	if leader {
 		f.leaderID = f.id
 	}
+}
+
+// SetCommitAhead makes Status report a commit index n entries past the
+// applied index, as a leader whose FSM is stuck would.
+func (f *Fake) SetCommitAhead(n uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.commitAhead = n
+}
+
+// StatusCalls counts the Status calls so far.
+func (f *Fake) StatusCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.statusCalls
 }
 
 // SetServers sets the Raft configuration Servers reports.
@@ -333,13 +350,14 @@ func (f *Fake) Term() uint64 {
 func (f *Fake) Status() raftfsm.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.statusCalls++
 	role := "Follower"
 	if f.leader {
 		role = "Leader"
 	}
 	return raftfsm.Status{
 		ID: f.id, RaftAddr: f.raftAddr, Role: role, Term: f.term,
-		AppliedIndex: f.index, CommitIndex: f.index, LastLog: f.index,
+		AppliedIndex: f.index, CommitIndex: f.index + f.commitAhead, LastLog: f.index + f.commitAhead,
 		CommitLogEnd: f.st.MaxCommitLogOffset(), LeaderID: f.leaderID,
 	}
 }

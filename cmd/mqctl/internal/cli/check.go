@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/raftmq/raftmq/api/raftmqpb"
 	"github.com/raftmq/raftmq/client"
 	"github.com/raftmq/raftmq/internal/checker"
 )
@@ -112,6 +113,10 @@ func runCheck(cmd *cobra.Command, g *globals, o *checkOptions) error {
 	if err != nil {
 		return err
 	}
+	addrMap, err := parseAddrMap(g.addrMap)
+	if err != nil {
+		return err
+	}
 	var replicas []string
 	var queues uint32
 	err = g.call(cmd, func(ctx context.Context, c *client.Client) error {
@@ -123,7 +128,7 @@ func runCheck(cmd *cobra.Command, g *globals, o *checkOptions) error {
 		return err
 	}
 	ck, err := checker.New(checker.Config{
-		Addrs: addrs, Replicas: replicas, Topic: o.topic, Queues: queues, Producers: o.producers,
+		Addrs: addrs, AddrMap: addrMap, Replicas: replicas, Topic: o.topic, Queues: queues, Producers: o.producers,
 		BodySize: o.bodySize, Seed: o.seed, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -159,7 +164,7 @@ func prepareCheck(ctx context.Context, cmd *cobra.Command, c *client.Client, add
 			return 0, nil, fmt.Errorf("create topic %s: %w", o.topic, err)
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "mqctl: created topic %s with %d queues\n", o.topic, o.queues)
-		desc, err = c.DescribeTopic(ctx, o.topic)
+		desc, err = describeCreated(ctx, c, o.topic)
 	}
 	if err != nil {
 		return 0, nil, fmt.Errorf("describe topic %s: %w", o.topic, err)
@@ -193,6 +198,23 @@ func prepareCheck(ctx context.Context, cmd *cobra.Command, c *client.Client, add
 		return 0, nil, fmt.Errorf("cluster status lists no node of topic %s's group; give --replica-addrs", o.topic)
 	}
 	return queues, replicas, nil
+}
+
+// describeCreated describes a topic just created: the node asked may be
+// a follower that has not applied the creation yet, so not found is
+// retried every 100ms until ctx ends.
+func describeCreated(ctx context.Context, c *client.Client, topic string) (*raftmqpb.DescribeTopicResponse, error) {
+	for {
+		desc, err := c.DescribeTopic(ctx, topic)
+		if !errors.Is(err, client.ErrNotFound) {
+			return desc, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // workload starts ck (setup bounded by timeout), runs it for o.duration

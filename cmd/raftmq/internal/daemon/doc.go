@@ -67,4 +67,28 @@
 // known addresses, so cluster status lists them as unreachable), then
 // --peers. On shutdown the node leaves the gossip cluster after the broker
 // has closed.
+//
+// # Test hook: disk faults
+//
+// This is a hook for the chaos suite (cmd/raftmq/disk_chaos_test.go,
+// internal/testcluster), not a user feature. When the environment variable
+// RAFTMQ_TEST_FAULTFS names a control file, the store's file system is
+// vfs.OS wrapped in a vfs.DiskFaultFS whose mode follows the file: the
+// daemon reads it at startup (before the store opens) and then every 50ms.
+// The file holds one mode, as vfs.ParseDiskMode reads it:
+//
+//	normal            (also: empty or missing file)
+//	slow <duration>   every CommitLog/ConsumeQueue/index write and sync
+//	                  waits the duration first, e.g. "slow 20ms"
+//	stall             writes and syncs block until the mode changes
+//	lazy              written bytes stay in process memory until the
+//	                  file's fsync, so kill -9 loses what was not synced
+//
+// The daemon logs a warning naming the hook at startup and at every mode
+// change, and sets the mode back to normal before a graceful shutdown.
+// Only the message store is behind the seam: Raft's log and stable store
+// (raft-boltdb, or raft-wal) and the snapshot metadata write to the OS
+// directly; raft-boltdb fsyncs every commit, so lazy mode loses nothing
+// there, and a stalled store disk still lets the node's Raft log accept
+// entries (its FSM stops applying until the stall ends).
 package daemon

@@ -65,6 +65,11 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 func serve(ctx context.Context, cfg Config, version string, log *slog.Logger) error {
 	peers, _ := cfg.peers() // validated
 	rc := raftConfig(cfg, peers, log)
+	hook := startDiskFaultHook(ctx, log)
+	defer hook.stop()
+	if hook != nil {
+		rc.Store.FS = hook.fs
+	}
 	g, err := prepareRaft(ctx, cfg, version, &rc, log)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -107,6 +112,7 @@ func serve(ctx context.Context, cfg Config, version string, log *slog.Logger) er
 		log.Error("gRPC server stopped", "err", serveErr)
 	}
 	g.stopLoop()
+	hook.stop() // a stalled disk would hang the shutdown
 	errShutdown := shutdown(cfg, gs, srv, b, log)
 	return errors.Join(serveErr, errShutdown, g.close())
 }

@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# chaos.sh: durability chaos against the docker-compose deployment.
+#
+# Builds the image (make image), starts the three-node group of
+# docker-compose.yml, and for each nemesis runs the durability checker
+# (`mqctl check`, from the host with --addr-map) as the workload, injects the
+# fault into the leader's container while it runs, heals it, and lets the
+# checker read every replica and consume the topic. Nemeses:
+#
+#   kill       docker kill -s KILL the leader's container, docker start it
+#   pause      docker pause the leader's container (a frozen VM), unpause
+#   partition  docker network disconnect the leader's container from the
+#              compose network, connect it again (same alias, same IP)
+#
+# Every run prints one line
+#
+#   CHAOS nemesis=<n> round=<r> acked=.. lost=.. inconsistent=.. duplicates=.. unknown=.. failover_ms=..
+#
+# and a summary per nemesis (failover p50/p99 over its rounds). Exits
+# non-zero when a check fails (lost, missing, inconsistent, order, corrupt,
+# unreadable), when a run acked nothing, or on any setup failure. The
+# cluster is always torn down (docker-compose down -v, after unpausing and
+# reconnecting), and the work directory removed unless CHAOS_KEEP=1.
+#
+# Environment:
+#   CHAOS_SHORT=1     one round of each nemesis, 20s workloads (CI: ~3 min)
+#   CHAOS_ROUNDS=N    rounds of each nemesis otherwise (default 3)
+#   CHAOS_NEMESES     which nemeses, in order (default "kill pause partition")
+#   CHAOS_SKIP_BUILD=1  use the raftmq:dev image and bin/mqctl as they are
+#   CHAOS_KEEP=1      keep the work directory (reports, histories)
+#
+# Note: raftmq resolves advertised names to IPs at startup, so a node that
+# came back with another IP would be unreachable for its peers; the
+# partition nemesis fails loudly if Docker gives the container a new IP.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+COMPOSE=${COMPOSE:-docker-compose}
+export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-raftmqchaos}
+NET=${COMPOSE_PROJECT_NAME}_raftmq
+MQCTL=bin/mqctl
+SEEDS=127.0.0.1:19876,127.0.0.1:19877,127.0.0.1:19878
+ADDR_MAP=n1:9876=127.0.0.1:19876,n2:9876=127.0.0.1:19877,n3:9876=127.0.0.1:19878
+NEMESES=${CHAOS_NEMESES:-kill pause partition}
+if [ "${CHAOS_SHORT:-0}" = 1 ]; then
+	ROUNDS=1 DURATION=20 WARMUP=5 HOLD=5
+else
+	ROUNDS=${CHAOS_ROUNDS:-3} DURATION=40 WARMUP=8 HOLD=8
+fi
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/raftmq-chaos.XXXXXX")
+SUMMARY=$WORK/summary
+CHECK_PID=
+t0=$SECONDS
+
+log() { printf '[chaos %3ds] %s\n' "$((SECONDS - t0))" "$*"; }
+die() { log "FAIL: $*"; exit 1; }
+
+cid() { $COMPOSE ps -q "$1"; }
+
+# heal_all undoes any fault left behind: unpause, reconnect, start.
+heal_all() {
+	local n id
+	for n in n1 n2 n3; do
+		id=$(cid "$n" 2>/dev/null) || continue
+		[ -n "$id" ] || continue
+		[ "$(docker inspect -f '{{.State.Paused}}' "$id" 2>/dev/null)" = true ] && docker unpause "$id" >/dev/null 2>&1
+		if ! docker inspect -f '{{json .NetworkSettings.Networks}}' "$id" 2>/dev/null | grep -q "\"$NET\""; then
+			docker network connect --alias "$n" "$NET" "$id" >/dev/null 2>&1 || true
+		fi
+	done
+	return 0
+}
+
+teardown() {
+	local rc=$?
+	set +e
+	if [ -n "$CHECK_PID" ] && kill -0 "$CHECK_PID" 2>/dev/null; then
+		kill "$CHECK_PID" 2>/dev/null
+		wait "$CHECK_PID" 2>/dev/null
+	fi
+	if [ "$rc" -ne 0 ]; then
+		log "failed (exit $rc); last logs:"
+		$COMPOSE logs --no-color --tail 30 2>&1 | sed 's/^/    /'
+	fi
+	heal_all
+	log "teardown: $COMPOSE down -v"
+	$COMPOSE down -v --remove-orphans >/dev/null 2>&1 || log "warning: docker-compose down failed"
+	if [ "${CHAOS_KEEP:-0}" = 1 ]; then
+		log "work directory kept: $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+	exit "$rc"
+}
+trap teardown EXIT
+trap 'exit 130' INT TERM
+
+status_lines() {
+	"$MQCTL" --server "$SEEDS" --timeout 3s cluster status --json 2>/dev/null | tr -d ' \n\t' |
+		sed 's/},{/}\n{/g' | grep '"node_id"' || true
+}
+
+field() { sed -nE "s/.*\"$1\":\"?([^\",}]*)\"?.*/\1/p"; }
+
+# wait_until SECONDS WHAT CMD...: polls CMD every second.
+wait_until() {
+	local deadline=$((SECONDS + $1)) what=$2
+	shift 2
+	until "$@"; do
+		[ "$SECONDS" -lt "$deadline" ] || die "timed out waiting for $what"
+		sleep 1
+	done
+}
+
+all_healthy() {
+	local n st
+	for n in n1 n2 n3; do
+		st=$(docker inspect -f '{{.State.Health.Status}}' "$(cid "$n")" 2>/dev/null || echo none)
+		[ "$st" = healthy ] || return 1
+	done
+}
+
+# converged: three reachable nodes, one leader, equal CommitLog ends.
+converged() {
+	local lines
+	lines=$(status_lines)
+	[ "$(grep -c . <<<"$lines")" -eq 3 ] || return 1
+	grep -q '"reachable":false' <<<"$lines" && return 1
+	[ "$(grep -c '"role":"leader"' <<<"$lines")" -eq 1 ] || return 1
+	[ "$(field commitlog_end <<<"$lines" | sort -u | wc -l)" -eq 1 ]
+}
+
+leader() { status_lines | grep '"role":"leader"' | field node_id | head -n1; }
+
+ip_of() { docker inspect -f "{{(index .NetworkSettings.Networks \"$NET\").IPAddress}}" "$1"; }
+
+# inject NEMESIS NODE FAULTFILE: applies the fault to NODE's container,
+# marks it in FAULTFILE, holds it HOLD seconds and heals it.
+inject() {
+	local nem=$1 node=$2 faults=$3 id ip
+	id=$(cid "$node")
+	case $nem in
+	kill)
+		docker kill -s KILL "$id" >/dev/null
+		echo "docker kill -s KILL leader $node" >>"$faults"
+		sleep "$HOLD"
+		docker start "$id" >/dev/null
+		;;
+	pause)
+		docker pause "$id" >/dev/null
+		echo "docker pause leader $node" >>"$faults"
+		sleep "$HOLD"
+		docker unpause "$id" >/dev/null
+		;;
+	partition)
+		ip=$(ip_of "$id")
+		docker network disconnect "$NET" "$id"
+		echo "docker network disconnect leader $node" >>"$faults"
+		sleep "$HOLD"
+		docker network connect --alias "$node" "$NET" "$id"
+		[ "$(ip_of "$id")" = "$ip" ] || die "$node reconnected with IP $(ip_of "$id"), not $ip: its peers hold the old one"
+		;;
+	*) die "unknown nemesis $nem" ;;
+	esac
+}
+
+# num KEY FILE: a top-level number of mqctl check's JSON report.
+num() { sed -nE "s/^  \"$1\": (-?[0-9]+),?$/\1/p" "$2" | head -n1; }
+
+# run NEMESIS ROUND: one checked run; appends its figures to SUMMARY.
+run() {
+	local nem=$1 round=$2 node out rc=0 acked lost inc dup unk fo
+	wait_until 120 "a converged cluster before $nem round $round" converged
+	node=$(leader)
+	[ -n "$node" ] || die "no leader"
+	out=$WORK/$nem-$round.json
+	: >"$WORK/$nem-$round.faults"
+	"$MQCTL" --server "$SEEDS" --addr-map "$ADDR_MAP" --timeout 10s --json check \
+		--topic "chaos-$nem-$round-$RANDOM" --queues 4 --producers 4 --duration "${DURATION}s" \
+		--fault-file "$WORK/$nem-$round.faults" --history "$WORK/$nem-$round.jsonl" \
+		>"$out" 2>"$WORK/$nem-$round.err" &
+	CHECK_PID=$!
+	sleep "$WARMUP"
+	log "$nem round $round: fault on the leader $node"
+	inject "$nem" "$node" "$WORK/$nem-$round.faults"
+	log "$nem round $round: healed $node; waiting for the checker"
+	wait "$CHECK_PID" || rc=$?
+	CHECK_PID=
+	acked=$(num acked "$out") lost=$(num lost "$out") inc=$(num inconsistent "$out")
+	dup=$(num duplicates "$out") unk=$(num unknown "$out") fo=$(num failover_max_ms "$out")
+	echo "CHAOS nemesis=docker-$nem-leader round=$round acked=${acked:-?} lost=${lost:-?} inconsistent=${inc:-?} duplicates=${dup:-?} unknown=${unk:-?} failover_ms=${fo:-?}"
+	if [ "$rc" -ne 0 ] || [ "${acked:-0}" -eq 0 ] || [ "${lost:-1}" -ne 0 ] || [ "${inc:-1}" -ne 0 ]; then
+		sed 's/^/    /' "$WORK/$nem-$round.err" "$out" | head -n 80
+		CHAOS_KEEP=1
+		die "$nem round $round: check failed (mqctl exit $rc); history in $WORK/$nem-$round.jsonl"
+	fi
+	grep -q '"recovered": false' "$out" && log "warning: no write succeeded after the $nem fault"
+	echo "$nem $acked $lost $inc $dup $unk $fo" >>"$SUMMARY"
+}
+
+if [ "${CHAOS_SKIP_BUILD:-0}" != 1 ]; then
+	log "building the image"
+	make image >/dev/null
+fi
+log "starting the cluster (project $COMPOSE_PROJECT_NAME)"
+$COMPOSE up -d >/dev/null 2>&1 || { $COMPOSE up -d; exit 1; }
+wait_until 120 "three healthy containers" all_healthy
+wait_until 60 "a converged cluster status" converged
+log "cluster healthy; nemeses: $NEMESES; $ROUNDS round(s) each, ${DURATION}s workload, fault held ${HOLD}s"
+
+for nem in $NEMESES; do
+	for round in $(seq 1 "$ROUNDS"); do
+		run "$nem" "$round"
+	done
+done
+
+log "SUMMARY ($((SECONDS - t0))s):"
+for nem in $NEMESES; do
+	grep "^$nem " "$SUMMARY" | sort -k7,7n | awk -v nem="$nem" '
+		{ n++; a += $2; l += $3; i += $4; d += $5; u += $6; fo[n] = $7 }
+		END {
+			p50 = fo[int((n + 1) / 2)]; p99 = fo[n - int(n / 100)]
+			printf "CHAOS-SUMMARY nemesis=docker-%s-leader runs=%d acked=%d lost=%d inconsistent=%d duplicates=%d unknown=%d failover_p50=%dms failover_p99=%dms\n", nem, n, a, l, i, d, u, p50, p99
+		}'
+done
