@@ -118,6 +118,13 @@ type Options struct {
 	// proposing instead.
 	SkipDiskCheck bool
 
+	// OnCorrupt, if set, is called when a read or Scrub meets a CommitLog
+	// record that fails its checksum or is malformed. The store never
+	// returns such a record (the read fails with a *CorruptError); the
+	// Raft layer uses the call to start repairing the bytes from a
+	// replica. It runs on the reading goroutine and must not block.
+	OnCorrupt func(*CorruptError)
+
 	// Repair makes Open truncate the CommitLog at the first corrupt record
 	// inside the durable region instead of failing with ErrCorrupt.
 	// Everything after that record is lost; use only with intent.

@@ -79,8 +79,13 @@ func (s *Store) recover(ck checkpoint, found bool) error {
 			why = sc.reason.Error()
 		}
 		if !s.opts.Repair {
-			return fmt.Errorf("%w: %s: %s, inside the region reported durable (up to %d); Repair truncates at %d",
-				ErrCorrupt, where, why, durableEnd, end)
+			reason := sc.reason
+			if sc.stop != stopBad {
+				reason = errDataMissing
+			}
+			cerr := &CorruptError{Path: s.segPath(sc.pos), Offset: sc.pos, End: durableEnd, Reason: reason}
+			return fmt.Errorf("%w (file offset %d), inside the region reported durable; Repair truncates at %d",
+				cerr, sc.pos-s.segBase(sc.pos), end)
 		}
 		s.log.Error("REPAIR: truncating durable data", "where", where, "why", why, "truncate_at", end, "durable", durableEnd)
 	} else if sc.stop == stopBad {

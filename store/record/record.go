@@ -413,3 +413,14 @@ func TagHash(tag string) uint64 {
 	}
 	return v
 }
+
+// ClaimedOffset returns the CommitLog offset field of the record at the
+// start of b without verifying anything (false if b is too short). A
+// reader uses it to tell a damaged record from bytes that are no record
+// start at all.
+func ClaimedOffset(b []byte) (int64, bool) {
+	if len(b) < offPhysOffset+8 {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(b[offPhysOffset:])), true
+}
