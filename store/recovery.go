@@ -36,6 +36,7 @@ func (s *Store) recover(ck checkpoint, found bool) error {
 	if found {
 		start, durableEnd = max(ck.Dispatched, minOff), ck.Flushed
 	}
+	durableEnd = max(durableEnd, s.opts.KnownDurable)
 	idxFrom := max(s.idx.Covered(), minOff)
 	scanFrom := min(start, idxFrom)
 	if err := s.truncateQueues(start); err != nil {

@@ -32,9 +32,11 @@ const (
 	TrailerSize = 16
 	// MagicTrailer ends every sealed segment ("RMQE").
 	MagicTrailer uint32 = 0x524D5145
-	// FlagBatchEnd marks the last record written by one Append call. After
-	// a crash, recovery truncates back to the last record carrying it, so
-	// a batch (one Raft entry) is either wholly present or wholly absent.
+	// FlagBatchEnd marks the last record of a batch: the last of a run of
+	// records with the same Raft index written by one Append call (one
+	// Raft entry). After a crash, recovery truncates back to the last
+	// record carrying it, so a batch is either wholly present or wholly
+	// absent.
 	// Callers must not set it; the store owns it.
 	FlagBatchEnd uint32 = 1 << 31
 	// MaxTopicLen is the longest topic name the format can carry.
