@@ -26,7 +26,7 @@
 //	4      4    magic               0x524D5131 "RMQ1" (blank: "RMQ0")
 //	8      4    crc32c              over bytes [12, total size)
 //	12     4    flags               uint32; bit 31 = last record of a batch
-//                                        (of one Raft entry)
+//	                                 (of one Raft entry)
 //	16     4    queue id            uint32
 //	20     8    queue offset        uint64
 //	28     8    commitlog offset    int64, where this record starts
