@@ -146,9 +146,7 @@ func (n *Node) repairOnline(st *store.Store, off int64) (int, error) {
 	if off < st.MinCommitLogOffset() {
 		return 0, nil // deleted by retention meanwhile
 	}
-	seg := st.SegmentSize()
-	base := off - off%seg
-	end := min(base+seg, st.MaxCommitLogOffset())
+	base, end := repairRange(off, st.SegmentSize(), st.MaxCommitLogOffset())
 	return n.repairFromPeers(n.peerAddrs(), off, base, end, func(data []byte) (int, error) {
 		k, err := st.RepairCommitLog(base, data)
 		if err != nil {
@@ -160,6 +158,19 @@ func (n *Node) repairOnline(st *store.Store, off int64) (int, error) {
 		}
 		return k, nil
 	})
+}
+
+// repairWindow is how many bytes one repair asks a replica for: more than
+// the largest record (store.MaxMessageSize defaults to 4 MiB), far less
+// than a segment. Damage further on is found by the scrub that follows
+// every successful repair.
+const repairWindow = 8 << 20
+
+// repairRange is the byte range a repair of the damaged record starting
+// at off asks for: from off (a record start) for repairWindow bytes, cut
+// at the segment end and at end (what the store vouches for).
+func repairRange(off, segSize, end int64) (from, to int64) {
+	return off, min(off+repairWindow, off-off%segSize+segSize, end)
 }
 
 // repairFromPeers fetches [base, end) from each peer in turn until one
@@ -279,8 +290,7 @@ func (n *Node) openRepairing(metas []fileMeta, knownDurable int64) (*store.Store
 		if seg <= 0 {
 			seg = store.DefaultOptions().SegmentSize
 		}
-		base := cerr.Offset - cerr.Offset%seg
-		end := min(base+seg, cerr.End)
+		base, end := repairRange(cerr.Offset, seg, cerr.End)
 		_, rerr := n.repairFromPeers(n.storedPeerAddrs(metas), cerr.Offset, base, end, func(data []byte) (int, error) {
 			return store.RepairDir(n.cfg.Store.FS, n.storeDir(), seg, base, data)
 		})
@@ -308,9 +318,7 @@ func (n *Node) replayRepairing(st *store.Store, metas []fileMeta, from int64) er
 		if err == nil || !errors.As(err, &cerr) {
 			return err
 		}
-		seg := st.SegmentSize()
-		base := cerr.Offset - cerr.Offset%seg
-		end := min(base+seg, st.MaxCommitLogOffset())
+		base, end := repairRange(cerr.Offset, st.SegmentSize(), st.MaxCommitLogOffset())
 		_, rerr := n.repairFromPeers(n.storedPeerAddrs(metas), cerr.Offset, base, end, func(data []byte) (int, error) {
 			return st.RepairCommitLog(base, data)
 		})

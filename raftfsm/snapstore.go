@@ -194,7 +194,7 @@ func (s *snapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, erro
 		return &rm, io.NopCloser(bytes.NewReader(h)), nil
 	}
 	pin := s.pin(sm.CLMin)
-	cr := &clReader{st: s.n.Store(), pos: sm.CLMin, end: sm.CLEnd, segSize: sm.SegmentSize}
+	cr := &clReader{st: s.n.Store(), pos: sm.CLMin, end: sm.CLEnd, segSize: sm.SegmentSize, report: s.n.repairs.report}
 	return &rm, &pinnedReader{Reader: io.MultiReader(bytes.NewReader(h), cr), release: func() { s.unpin(pin) }}, nil
 }
 
@@ -267,7 +267,8 @@ type clReader struct {
 	st       *store.Store
 	pos, end int64
 	segSize  int64
-	buf      []byte // verified bytes at pos not yet returned
+	buf      []byte                    // verified bytes at pos not yet returned
+	report   func(*store.CorruptError) // damage found on the way
 }
 
 // clChunk is how much the stream verifies and buffers at once.
@@ -288,6 +289,10 @@ func (r *clReader) Read(p []byte) (int, error) {
 			err = fmt.Errorf("no whole record at %d", r.pos)
 		}
 		if err != nil {
+			var cerr *store.CorruptError
+			if errors.As(err, &cerr) && r.report != nil {
+				r.report(cerr) // a record start: the stream follows the chain
+			}
 			return 0, fmt.Errorf("raftfsm: stream commitlog at %d: %w", r.pos, err)
 		}
 		r.buf = b

@@ -22,8 +22,9 @@ import (
 //   - reads never return a damaged record: they fail with a *CorruptError
 //     (ErrCorrupt) and report it to Options.OnCorrupt;
 //   - Scrub checks every record below the written end in the background;
-//   - ReadVerified serves a byte range to a replica only if every record
-//     in it is valid here, so damage never spreads;
+//   - ReadVerified returns a byte range (for a replica, a snapshot
+//     stream) only if every record in it is valid here, so damage never
+//     spreads;
 //   - RepairCommitLog (open store) and RepairDir (closed store) take such
 //     a range and rewrite only the local records that are damaged; a
 //     local record that is valid must equal the replica's bytes exactly,
@@ -89,8 +90,10 @@ func (s *Store) Scrub() error {
 // ReadVerified returns the raw CommitLog bytes [off, off+n), cut at the
 // written end and at the end of off's segment, after checking that they
 // are whole valid records starting at off. off must be a record start (a
-// segment base always is). A damaged record gives a *CorruptError (and is
-// reported); bytes of a store that holds no such range give ErrNotFound.
+// segment base always is). A damaged record gives a *CorruptError, not
+// reported to Options.OnCorrupt: off comes from the caller, and bytes that
+// are no record start are not damage (the caller reports what it knows to
+// be a record start). A range the store does not hold gives ErrNotFound.
 func (s *Store) ReadVerified(off int64, n int) ([]byte, error) {
 	end := min(s.written.Load(), off+int64(n), off-off%s.opts.SegmentSize+s.opts.SegmentSize)
 	if off < s.cl.minOffset() || off >= end {
@@ -105,7 +108,6 @@ func (s *Store) ReadVerified(off int64, n int) ([]byte, error) {
 		var e *CorruptError
 		if errors.As(err, &e) {
 			e.Path, e.End = s.segPath(e.Offset), s.written.Load()
-			s.reportCorrupt(e)
 		}
 		return nil, err
 	}
