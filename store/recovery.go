@@ -90,7 +90,11 @@ func (s *Store) recover(ck checkpoint, found bool) error {
 		}
 		s.log.Error("REPAIR: truncating durable data", "where", where, "why", why, "truncate_at", end, "durable", durableEnd)
 	} else if sc.stop == stopBad {
-		s.log.Warn("truncating torn tail", "at", end, "reason", sc.reason, "dropped_records", len(pending))
+		// Past what the store (and Options.KnownDurable) vouch for: a
+		// torn tail, or damage to bytes nobody was promised; the caller
+		// re-appends what followed (Raft replays its log).
+		s.log.Warn("truncating torn tail at a bad record past the durable end", "at", end, "bad_record", sc.pos,
+			"reason", sc.reason, "dropped_records", len(pending))
 	}
 	if err := s.cl.truncate(end); err != nil {
 		return fmt.Errorf("store: truncate commitlog at %d: %w", end, err)
