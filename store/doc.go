@@ -91,6 +91,21 @@
 // reported durable fails Open with ErrCorrupt naming file and offset;
 // Options.Repair truncates there instead.
 //
+// Options.KnownDurable raises that region to an offset the caller knows
+// was fsynced (the Raft layer's snapshot end). Open's *CorruptError names
+// the damaged record's offset, so a replicated caller can repair it
+// (RepairDir) instead of truncating.
+//
+// # Damaged records
+//
+// Reads verify every record's CRC and never return a damaged one: they
+// fail with a *CorruptError (ErrCorrupt) and report it to
+// Options.OnCorrupt. Scrub verifies the whole CommitLog. ReadVerified
+// returns raw bytes only as whole valid records; RepairCommitLog (open)
+// and RepairDir (closed) rewrite damaged local records with such bytes
+// from a replica, refusing (ErrDiverged) if a valid local record differs.
+// See repair.go.
+//
 // # Retention
 //
 // DeleteExpired (run every RetentionInterval) deletes whole segments,

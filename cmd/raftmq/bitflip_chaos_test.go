@@ -53,8 +53,10 @@ func TestChaosBitFlipFollower(t *testing.T) {
 	want := readByID(t, ctx, c, (f+1)%c.Size(), id)
 	flipCommitLog(c, f, off)
 	ck.Fault("bit flip in running follower " + c.NodeID(f))
+	flipped := time.Now()
 	seen := waitServedIntact(t, ctx, c, f, id, want)
-	t.Logf("running follower %s: damaged message %s answered %v before its repair", c.NodeID(f), id, seen)
+	t.Logf("running follower %s: damaged message %s answered %v, then intact %v after the flip",
+		c.NodeID(f), id, seen, time.Since(flipped).Round(time.Millisecond))
 
 	// Down and up again: a graceful stop leaves a clean checkpoint (Open
 	// trusts it, the scrub finds the damage); kill -9 leaves the flip in
@@ -70,8 +72,10 @@ func TestChaosBitFlipFollower(t *testing.T) {
 		flipCommitLog(c, f, off)
 		c.Restart(f)
 		c.WaitHealthy(f)
+		serving := time.Now()
 		seen = waitServedIntact(t, ctx, c, f, id, want)
-		t.Logf("follower %s after %s: damaged message %s answered %v before its repair", c.NodeID(f), down.name, id, seen)
+		t.Logf("follower %s after %s: damaged message %s answered %v, then intact %v after the restarted node served",
+			c.NodeID(f), down.name, id, seen, time.Since(serving).Round(time.Millisecond))
 	}
 
 	for i := range c.Size() {
