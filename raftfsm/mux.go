@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -221,12 +222,16 @@ var errRepairRefused = errors.New("raftfsm: replica refused the repair read")
 
 // fetchRepair asks the node at raftAddr for CommitLog bytes [from,
 // from+length); it may return fewer (whole records only).
-func fetchRepair(raftAddr string, from int64, length int) ([]byte, error) {
-	c, err := net.DialTimeout("tcp", raftAddr, 5*time.Second)
+// Ending ctx abandons the exchange.
+func fetchRepair(ctx context.Context, raftAddr string, from int64, length int) ([]byte, error) {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", raftAddr)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
 	_ = c.SetDeadline(time.Now().Add(repairIOTimeout))
 	req := []byte{repairMagic, repairVersion}
 	req = binary.BigEndian.AppendUint64(req, uint64(from))

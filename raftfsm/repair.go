@@ -1,6 +1,7 @@
 package raftfsm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,8 +21,10 @@ import (
 type repairer struct {
 	n    *Node
 	kick chan struct{}
-	stop chan struct{}
-	wg   sync.WaitGroup
+	// ctx ends when the repairer closes; it bounds repair exchanges.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu      sync.Mutex // guards pending
 	pending map[int64]struct{}
@@ -31,7 +34,8 @@ type repairer struct {
 }
 
 func newRepairer(n *Node) *repairer {
-	return &repairer{n: n, kick: make(chan struct{}, 1), stop: make(chan struct{}), pending: map[int64]struct{}{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &repairer{n: n, kick: make(chan struct{}, 1), ctx: ctx, cancel: cancel, pending: map[int64]struct{}{}}
 }
 
 // report queues the damaged record of e. It never blocks (store.OnCorrupt).
@@ -48,11 +52,7 @@ func (r *repairer) report(e *store.CorruptError) {
 func (r *repairer) start() { r.wg.Go(r.loop) }
 
 func (r *repairer) close() {
-	select {
-	case <-r.stop:
-	default:
-		close(r.stop)
-	}
+	r.cancel()
 	r.wg.Wait()
 }
 
@@ -67,7 +67,7 @@ func (r *repairer) loop() {
 	defer retry.Stop()
 	for {
 		select {
-		case <-r.stop:
+		case <-r.ctx.Done():
 			return
 		case <-scrub.C:
 			if st := r.n.Store(); st != nil && r.n.failedErr() == nil {
@@ -95,10 +95,8 @@ func (r *repairer) repairPending() bool {
 	slices.Sort(offs)
 	done := true
 	for _, off := range offs {
-		select {
-		case <-r.stop:
+		if r.ctx.Err() != nil {
 			return true
-		default:
 		}
 		st := r.n.Store()
 		n, err := r.n.repairOnline(st, off)
@@ -147,7 +145,7 @@ func (n *Node) repairOnline(st *store.Store, off int64) (int, error) {
 		return 0, nil // deleted by retention meanwhile
 	}
 	base, end := repairRange(off, st.SegmentSize(), st.MaxCommitLogOffset())
-	return n.repairFromPeers(n.peerAddrs(), off, base, end, func(data []byte) (int, error) {
+	return n.repairFromPeers(n.repairs.ctx, n.peerAddrs(), off, base, end, func(data []byte) (int, error) {
 		k, err := st.RepairCommitLog(base, data)
 		if err != nil {
 			return k, err
@@ -176,13 +174,13 @@ func repairRange(off, segSize, end int64) (from, to int64) {
 // repairFromPeers fetches [base, end) from each peer in turn until one
 // answers with verified bytes that cover the damaged record at off, and
 // applies them.
-func (n *Node) repairFromPeers(peers []string, off, base, end int64, apply func([]byte) (int, error)) (int, error) {
+func (n *Node) repairFromPeers(ctx context.Context, peers []string, off, base, end int64, apply func([]byte) (int, error)) (int, error) {
 	if len(peers) == 0 {
 		return 0, errors.New("raftfsm: no replica to repair from")
 	}
 	var errs []error
 	for _, p := range peers {
-		data, err := fetchRepair(p, base, int(end-base))
+		data, err := fetchRepair(ctx, p, base, int(end-base))
 		if err == nil && base+int64(len(data)) <= off {
 			err = fmt.Errorf("replica holds only [%d, %d), not the damaged record at %d", base, base+int64(len(data)), off)
 		}
@@ -291,7 +289,7 @@ func (n *Node) openRepairing(metas []fileMeta, knownDurable int64) (*store.Store
 			seg = store.DefaultOptions().SegmentSize
 		}
 		base, end := repairRange(cerr.Offset, seg, cerr.End)
-		_, rerr := n.repairFromPeers(n.storedPeerAddrs(metas), cerr.Offset, base, end, func(data []byte) (int, error) {
+		_, rerr := n.repairFromPeers(context.Background(), n.storedPeerAddrs(metas), cerr.Offset, base, end, func(data []byte) (int, error) {
 			return store.RepairDir(n.cfg.Store.FS, n.storeDir(), seg, base, data)
 		})
 		if rerr == nil {
@@ -319,7 +317,7 @@ func (n *Node) replayRepairing(st *store.Store, metas []fileMeta, from int64) er
 			return err
 		}
 		base, end := repairRange(cerr.Offset, st.SegmentSize(), st.MaxCommitLogOffset())
-		_, rerr := n.repairFromPeers(n.storedPeerAddrs(metas), cerr.Offset, base, end, func(data []byte) (int, error) {
+		_, rerr := n.repairFromPeers(context.Background(), n.storedPeerAddrs(metas), cerr.Offset, base, end, func(data []byte) (int, error) {
 			return st.RepairCommitLog(base, data)
 		})
 		if rerr != nil {
