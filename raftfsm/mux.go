@@ -54,8 +54,13 @@ type muxLayer struct {
 	once  sync.Once
 	wg    sync.WaitGroup
 
-	mu      sync.Mutex // guards pending
+	mu sync.Mutex // guards pending and handed
+	// pending are connections being sorted or served here; handed are
+	// those given to raft. Close closes both: raft's NetworkTransport
+	// does not close the connections it accepted, so their readers
+	// would outlive it until every peer hung up.
 	pending map[net.Conn]struct{}
+	handed  map[*peekedConn]struct{}
 }
 
 var _ raft.StreamLayer = (*muxLayer)(nil)
@@ -66,7 +71,7 @@ func newMuxLayer(bind string, advertise net.Addr, serve func(net.Conn)) (*muxLay
 		return nil, err
 	}
 	m := &muxLayer{ln: ln, advertise: advertise, serve: serve, conns: make(chan net.Conn),
-		stop: make(chan struct{}), pending: map[net.Conn]struct{}{}}
+		stop: make(chan struct{}), pending: map[net.Conn]struct{}{}, handed: map[*peekedConn]struct{}{}}
 	if a, ok := m.Addr().(*net.TCPAddr); !ok || a.IP == nil || a.IP.IsUnspecified() {
 		ln.Close()
 		return nil, fmt.Errorf("raftfsm: raft address %v is not advertisable", m.Addr())
@@ -122,11 +127,15 @@ func (m *muxLayer) sort(c net.Conn) {
 		c.Close()
 		return
 	}
-	m.track(c, false)
+	pc := &peekedConn{Conn: c, r: br, m: m}
+	m.mu.Lock()
+	delete(m.pending, c)
+	m.handed[pc] = struct{}{}
+	m.mu.Unlock()
 	select {
-	case m.conns <- &peekedConn{Conn: c, r: br}:
+	case m.conns <- pc:
 	case <-m.stop:
-		c.Close()
+		pc.Close()
 	}
 }
 
@@ -151,6 +160,9 @@ func (m *muxLayer) Close() error {
 		for c := range m.pending {
 			c.Close()
 		}
+		for c := range m.handed {
+			c.Conn.Close()
+		}
 		m.mu.Unlock()
 		m.wg.Wait()
 	})
@@ -170,13 +182,25 @@ func (m *muxLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.
 	return net.DialTimeout("tcp", string(address), timeout)
 }
 
-// peekedConn is a connection whose first bytes were buffered by r.
+// peekedConn is a connection whose first bytes were buffered by r; m,
+// when set, tracks it until it is closed.
 type peekedConn struct {
 	net.Conn
 	r *bufio.Reader
+	m *muxLayer
 }
 
 func (p *peekedConn) Read(b []byte) (int, error) { return p.r.Read(b) }
+
+// Close closes the connection and forgets it.
+func (p *peekedConn) Close() error {
+	if p.m != nil {
+		p.m.mu.Lock()
+		delete(p.m.handed, p)
+		p.m.mu.Unlock()
+	}
+	return p.Conn.Close()
+}
 
 // serveRepair answers one repair request on c from this node's store.
 func (n *Node) serveRepair(c net.Conn) {
