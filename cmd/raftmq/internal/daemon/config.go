@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/raftmq/raftmq/raftfsm"
 	"github.com/raftmq/raftmq/store"
 )
 
@@ -99,7 +100,7 @@ func defaultConfig() Config {
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ShutdownTimeout: 10 * time.Second,
-		ScrubInterval:   6 * time.Hour, // raftfsm.DefaultConfig().ScrubInterval
+		ScrubInterval:   raftfsm.DefaultConfig().ScrubInterval,
 	}
 }
 
