@@ -30,14 +30,17 @@ import (
 //
 // The bytes are whole records starting at from, each verified by the
 // sender (store.ReadVerified); the receiver checks the crc32c of the
-// transfer and every record again before writing anything.
+// transfer and every record again before writing anything. The protocol
+// is as trusted as Raft's own on that port: whoever can reach it can read
+// the CommitLog, as whoever can reach it can send Raft RPCs.
 const (
 	repairMagic   byte = 'R'
 	repairVersion byte = 1
 	// repairIOTimeout bounds one repair exchange.
 	repairIOTimeout = 30 * time.Second
-	// maxRepairBytes bounds one response; requests are at most a segment.
-	maxRepairBytes = 1 << 30
+	// maxRepairBytes bounds one response, whatever the request asks: room
+	// for the largest record (repair asks for repairWindow).
+	maxRepairBytes = 2 * repairWindow
 )
 
 // muxLayer is a raft.StreamLayer on a TCP listener that hands repair
@@ -220,7 +223,7 @@ func (n *Node) serveRepair(c net.Conn) {
 		writeRefusal(c, "no store open")
 		return
 	}
-	data, err := st.ReadVerified(from, int(min(int64(length), st.SegmentSize())))
+	data, err := st.ReadVerified(from, int(min(int64(length), maxRepairBytes)))
 	if err != nil {
 		writeRefusal(c, err.Error())
 		return

@@ -93,7 +93,7 @@ func fillTopic(t *testing.T, c *cluster, l *Node, n int) []store.AppendResult {
 // refuse both records, the node repairs them from a replica, and its
 // segments end byte-identical to the others' (store verify clean).
 func TestBitFlipOnFollowerIsRepairedOnline(t *testing.T) {
-	c := newCluster(t, 3, func(cfg *Config) { cfg.ScrubInterval = time.Hour }) // detection by read
+	c := newCluster(t, 3, quietRepairConfig) // detection by read
 	li, l := c.leader()
 	res := fillTopic(t, c, l, 400)
 	fi := (li + 1) % 3
@@ -134,6 +134,15 @@ func TestBitFlipOnFollowerIsRepairedOnline(t *testing.T) {
 	c.verifyAll()
 }
 
+// quietRepairConfig: no scrub (damage is found by the reads the tests
+// make) and production Raft timeouts, so a loaded machine does not move
+// the leadership these tests do not test.
+func quietRepairConfig(cfg *Config) {
+	cfg.ScrubInterval = time.Hour
+	d := DefaultConfig()
+	cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = d.HeartbeatTimeout, d.ElectionTimeout, d.LeaderLeaseTimeout
+}
+
 // verifyAll stops every node and runs the offline store verifier.
 func (c *cluster) verifyAll() {
 	c.t.Helper()
@@ -154,7 +163,7 @@ func (c *cluster) verifyAll() {
 // what the snapshot says is durable, and Open repairs it from a replica
 // before serving instead of truncating acknowledged data away.
 func TestBitFlipWhileStoppedIsRepairedAtOpen(t *testing.T) {
-	c := newCluster(t, 3, func(cfg *Config) { cfg.ScrubInterval = time.Hour })
+	c := newCluster(t, 3, quietRepairConfig)
 	li, l := c.leader()
 	res := fillTopic(t, c, l, 300)
 	fi := (li + 1) % 3
