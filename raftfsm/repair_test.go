@@ -198,3 +198,28 @@ func TestBitFlipWhileStoppedIsRepairedAtOpen(t *testing.T) {
 	c.sameSegments()
 	c.verifyAll()
 }
+
+// TestBitFlipOnLeaderIsRepairedFromFollowers: the leader's copy is
+// damaged; it refuses the read, keeps taking writes, and repairs itself
+// from a follower.
+func TestBitFlipOnLeaderIsRepairedFromFollowers(t *testing.T) {
+	c := newCluster(t, 3, quietRepairConfig)
+	li, l := c.leader()
+	res := fillTopic(t, c, l, 120)
+	v := 60
+	c.flipBit(li, res[v].CommitLogOffset+int64(res[v].Size)-7)
+	if _, err := l.Store().ReadMessage(res[v].CommitLogOffset); !errors.Is(err, store.ErrCorrupt) {
+		t.Fatalf("leader read of the flipped record: %v, want ErrCorrupt", err)
+	}
+	produce(t, l, "t", 1, "while-damaged")
+	testutil.WaitFor(t, 20*time.Second, "the leader to repair the record", func() bool {
+		done, pending := l.Repairs()
+		return done >= 1 && pending == 0
+	})
+	if m, err := l.Store().ReadMessage(res[v].CommitLogOffset); err != nil || string(m.Body) != fmt.Sprintf("m-%d-%0200d", v, v) {
+		t.Fatalf("after repair: %q %v", m.Body, err)
+	}
+	c.sameLogs("t", 2)
+	c.sameSegments()
+	c.verifyAll()
+}
