@@ -223,3 +223,52 @@ func TestBitFlipOnLeaderIsRepairedFromFollowers(t *testing.T) {
 	c.sameSegments()
 	c.verifyAll()
 }
+
+// TestSnapshotStreamRefusesDamage: the CommitLog stream a leader sends to
+// install a follower stops at a damaged record (and reports it) instead of
+// installing the damage on the follower.
+func TestSnapshotStreamRefusesDamage(t *testing.T) {
+	dir := t.TempDir()
+	o := store.TestOptions()
+	st, err := store.Open(dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var res []store.AppendResult
+	for i := range 300 {
+		r, err := st.Append([]*Message{{Topic: "t", Body: fmt.Appendf(nil, "m-%d-%0200d", i, i), RaftIndex: uint64(i + 1), StoreTimestamp: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = append(res, r...)
+	}
+	read := func(report func(*store.CorruptError)) ([]byte, error) {
+		var out bytes.Buffer
+		cr := &clReader{st: st, pos: 0, end: st.MaxCommitLogOffset(), segSize: o.SegmentSize, report: report}
+		_, err := out.ReadFrom(cr)
+		return out.Bytes(), err
+	}
+	intact, err := read(nil)
+	if err != nil || int64(len(intact)) != st.MaxCommitLogOffset() {
+		t.Fatalf("intact stream: %d bytes, %v", len(intact), err)
+	}
+	v := res[200]
+	path := filepath.Join(dir, "commitlog", segName(v.CommitLogOffset-v.CommitLogOffset%o.SegmentSize))
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{'X'}, v.CommitLogOffset%o.SegmentSize+int64(v.Size)-3); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	var reported []int64
+	got, err := read(func(e *store.CorruptError) { reported = append(reported, e.Offset) })
+	if !errors.Is(err, store.ErrCorrupt) || int64(len(got)) > v.CommitLogOffset || len(reported) != 1 || reported[0] != v.CommitLogOffset {
+		t.Fatalf("damaged stream: %d bytes (damage at %d), err %v, reported %v", len(got), v.CommitLogOffset, err, reported)
+	}
+	if !bytes.Equal(got, intact[:len(got)]) {
+		t.Fatal("the bytes streamed before the damage differ")
+	}
+}
