@@ -29,8 +29,7 @@ type repairer struct {
 	mu      sync.Mutex // guards pending
 	pending map[int64]struct{}
 
-	repaired  int64 // records rewritten; guarded by mu
-	lastError error // last failed attempt; guarded by mu
+	repaired int64 // records rewritten; guarded by mu
 }
 
 func newRepairer(n *Node) *repairer {
@@ -105,7 +104,6 @@ func (r *repairer) repairPending() bool {
 			delete(r.pending, off)
 			r.repaired += int64(n)
 		} else {
-			r.lastError = err
 			done = false
 		}
 		r.mu.Unlock()
