@@ -59,9 +59,12 @@ var errorCodes = []struct {
 	// Limits.
 	{broker.ErrRequestTooLarge, codes.ResourceExhausted},
 	{store.ErrDiskFull, codes.ResourceExhausted},
-	// Bugs and damage.
+	// Damage: this replica's copy failed its checksum and is never
+	// served; the other replicas hold the data and this one repairs
+	// itself from them, so a client reads elsewhere (or retries).
+	{store.ErrCorrupt, codes.DataLoss},
+	// Bugs.
 	{raftfsm.ErrBadCommand, codes.Internal},
-	{store.ErrCorrupt, codes.Internal},
 }
 
 // Code returns the gRPC code for err by the table above; a gRPC status

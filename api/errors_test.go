@@ -40,7 +40,8 @@ func TestCode(t *testing.T) {
 		{raftfsm.ErrTopicExists, codes.AlreadyExists},
 		{broker.ErrRequestTooLarge, codes.ResourceExhausted},
 		{store.ErrDiskFull, codes.ResourceExhausted},
-		{store.ErrCorrupt, codes.Internal},
+		{store.ErrCorrupt, codes.DataLoss},
+		{fmt.Errorf("read: %w", &store.CorruptError{Offset: 7, Reason: errors.New("crc")}), codes.DataLoss},
 		{errors.New("anything else"), codes.Internal},
 		{status.Error(codes.PermissionDenied, "kept"), codes.PermissionDenied},
 	}

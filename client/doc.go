@@ -33,7 +33,10 @@
 // the caller's deadline and WithRetryTimeout. A FAILED_PRECONDITION that
 // names the leader in the "raftmq-leader" trailer is retried at once at
 // that address, and the cached route learns the new leader. A NOT_FOUND on
-// a routed call is retried once after refreshing the route.
+// a routed call is retried once after refreshing the route. DATA_LOSS
+// means the replica asked holds a damaged copy (it never serves it and
+// repairs itself from the others): the call is retried at once at another
+// replica of the group (a call without a route at the next seed).
 //
 // DEADLINE_EXCEEDED on Produce (from the broker, the per-attempt timeout or
 // the caller's context), or the caller's context being canceled while a

@@ -43,7 +43,8 @@ type rpcFunc[T any] func(ctx context.Context, b pb.BrokerClient, opts []grpc.Cal
 
 // invoke runs fn with retries: UNAVAILABLE, FAILED_PRECONDITION and (for
 // calls other than Produce) an attempt's DEADLINE_EXCEEDED are retried
-// with backoff (FAILED_PRECONDITION with a "raftmq-leader" trailer
+// with backoff, DATA_LOSS (a replica's damaged copy) at once at another
+// replica of the group (FAILED_PRECONDITION with a "raftmq-leader" trailer
 // is retried at once at that leader), NOT_FOUND on a routed call is retried
 // once after refreshing the route, anything else is returned. Retries stop
 // at cfg.maxRetries or when ctx (shortened to cfg.retryTimeout) ends.
@@ -106,6 +107,23 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 			c.invalidate(spec)
 			if spec.produce || ctx.Err() != nil {
 				return zero, err
+			}
+		case codes.DataLoss:
+			// That replica holds a damaged copy of what was asked for: it
+			// refuses to serve it and repairs itself from the others,
+			// which hold the data. Ask another replica (a seed call moves
+			// to the next seed by itself); only a call pinned to one node
+			// gives up at once.
+			if spec.addr != "" || attempt >= c.cfg.maxRetries {
+				return zero, err
+			}
+			if alt := c.otherReplica(spec, group, addr, attempt); alt != "" {
+				c.log.Warn("client: replica holds damaged data; reading from another", "method", spec.method, "from", addr, "to", alt)
+				hint, hintGroup = alt, group
+				continue
+			}
+			if spec.topic == "" {
+				continue
 			}
 		case codes.NotFound:
 			if spec.topic == "" || refreshed || attempt >= c.cfg.maxRetries {
@@ -174,6 +192,28 @@ func (c *Client) resolve(ctx context.Context, spec callSpec, attempt int) (addr,
 		return "", g.name, true, clientError(spec.method, codes.Unavailable, "group %q of topic %q has no leader", g.name, spec.topic)
 	}
 	return addr, g.name, false, nil
+}
+
+// otherReplica returns a replica of spec's group other than addr (rotating
+// with attempt), or "" if the route names none.
+func (c *Client) otherReplica(spec callSpec, group, addr string, attempt int) string {
+	if spec.topic == "" || group == "" {
+		return ""
+	}
+	rt := c.routes.get(spec.topic, c.cfg.routeTTL, time.Now())
+	if rt == nil || rt.byName[group] == nil {
+		return ""
+	}
+	var others []string
+	for _, r := range rt.byName[group].replicas {
+		if r != addr {
+			others = append(others, r)
+		}
+	}
+	if len(others) == 0 {
+		return ""
+	}
+	return others[attempt%len(others)]
 }
 
 // invalidate forgets the route a failed call used, so the next attempt

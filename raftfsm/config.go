@@ -56,6 +56,17 @@ type Config struct {
 	// ApplyTimeout bounds how long a command may wait to enter Raft's queue.
 	ApplyTimeout time.Duration
 
+	// ScrubInterval is how often the whole CommitLog is read back and
+	// every record's checksum verified, so damage nobody reads is found and
+	// repaired from a replica while the replicas still hold the bytes.
+	ScrubInterval time.Duration
+	// RepairRetry is the pause between attempts to repair a damaged
+	// record while no replica can serve its bytes.
+	RepairRetry time.Duration
+	// RepairTimeout bounds how long Open keeps trying to repair a store
+	// found damaged before it gives up with store.ErrCorrupt.
+	RepairTimeout time.Duration
+
 	// Logger receives logs (Raft's included); nil discards.
 	Logger *slog.Logger
 }
@@ -77,6 +88,9 @@ func DefaultConfig() Config {
 		TrailingLogs:       8192,
 		MaxAppendEntries:   256,
 		ApplyTimeout:       5 * time.Second,
+		ScrubInterval:      6 * time.Hour,
+		RepairRetry:        time.Second,
+		RepairTimeout:      2 * time.Minute,
 	}
 }
 
@@ -92,6 +106,9 @@ func TestConfig() Config {
 	c.SnapshotThreshold = 64
 	c.TrailingLogs = 32
 	c.RaftBind = "127.0.0.1:0"
+	c.ScrubInterval = 5 * time.Second
+	c.RepairRetry = 100 * time.Millisecond
+	c.RepairTimeout = 10 * time.Second
 	return c
 }
 
@@ -112,6 +129,8 @@ func (c Config) Validate() error {
 		return errors.New("raftfsm: LeaderLeaseTimeout must not exceed HeartbeatTimeout")
 	case c.SnapshotInterval <= 0 || c.SnapshotThreshold == 0 || c.MaxAppendEntries <= 0 || c.ApplyTimeout <= 0:
 		return errors.New("raftfsm: snapshot and apply settings must be positive")
+	case c.ScrubInterval <= 0 || c.RepairRetry <= 0 || c.RepairTimeout <= 0:
+		return errors.New("raftfsm: scrub and repair intervals must be positive")
 	case c.MaxAppendEntries > 1024:
 		return errors.New("raftfsm: MaxAppendEntries must be at most 1024 (hashicorp/raft's limit)")
 	}

@@ -42,6 +42,69 @@
 // FSM applies it; the CommitLog may lag (async flush); a snapshot never
 // claims more than what is fsynced in the store.
 //
+// # Damaged CommitLog records (bit flips)
+//
+// Every record carries a CRC32C and the CommitLogs of a group are
+// byte-identical (same offsets, leader-chosen timestamps, deterministic
+// blanks and trailers, and the batch-end flag marks the end of each Raft
+// entry, not of each store.Append, whose grouping differs per replica).
+// So a replica whose disk damaged a record repairs it by copying the same
+// bytes from another replica:
+//
+//   - Detection: every read that returns a message to a client (fetch by
+//     queue offset, get by id, query by key, the checker's replica reads)
+//     verifies the CRC and fails with store.ErrCorrupt (gRPC DATA_LOSS;
+//     clients then read another replica). A background scrub
+//     (Config.ScrubInterval) verifies every record, so damage nobody reads
+//     is found while the replicas still hold the bytes. Each finding is
+//     queued for repair (store.Options.OnCorrupt).
+//   - Repair while running (repair.go): ask the other servers of the
+//     current configuration, leader first, for the bytes from the damaged
+//     record on (up to 8 MiB, within its segment). The sender returns only
+//     whole records that pass their CRC here (store.ReadVerified), so
+//     damage never spreads; the receiver checks the transfer's CRC, every
+//     record again, and that each local record that is still valid equals
+//     the replica's byte for byte (store.ErrDiverged otherwise), then
+//     rewrites only the damaged records in place and fsyncs the segment
+//     (store.RepairCommitLog). Reads in between see the damaged record
+//     (refused) or the repaired one. Failed attempts are retried every
+//     Config.RepairRetry.
+//   - Repair at start: recovery that meets a bad record inside what is
+//     known durable — the checkpoint's Flushed or the newest snapshot's
+//     CommitLog end, fsynced before the snapshot existed
+//     (store.Options.KnownDurable) — fails store.Open with a
+//     *store.CorruptError instead of truncating; Open then repairs the
+//     closed store the same way (store.RepairDir) from the servers named by
+//     the latest configuration in the Raft log, and opens again, for up to
+//     Config.RepairTimeout. A bad record past that point is a torn tail:
+//     recovery truncates it, and Raft replays the entries after the
+//     snapshot index from this node's own log, re-appending the same bytes.
+//   - Snapshot streams to a follower read the CommitLog verified too: a
+//     damaged leader fails the stream (and repairs itself) instead of
+//     installing its damage on a follower; Raft retries the install.
+//
+// The repair protocol shares the Raft TCP port (mux.go, format there): the
+// stream layer routes connections by their first byte, so a repair needs
+// no extra port, address or configuration, and works between any two
+// servers of the group.
+//
+// Why this design and not the alternatives. Re-applying the damaged range
+// from the node's own Raft log works only while the log still holds those
+// entries (TrailingLogs behind the last snapshot), which a sealed segment
+// rarely is; and wiping the store to have the group reinstall it from a
+// snapshot means touching Raft state (hashicorp/raft has no follower-side
+// "send me a snapshot"), where a voter that forgets entries it
+// acknowledged can lose a committed write. The byte copy touches neither
+// the Raft log nor the stable store: the node stays a voter whose votes
+// and acknowledgements are about its Raft log, which the damage did not
+// touch, so it is never counted for a commit with a state it lacks; its
+// FSM keeps applying committed entries meanwhile (appends never read old
+// records), and the only thing the damage takes away until the repair is
+// the ability to serve the damaged records, which it refuses. What this
+// does not cover: damage to the Raft log (raft-boltdb's own checks), to
+// ConsumeQueue or key index files (derived data, rebuilt from the
+// CommitLog by recovery), and a record damaged on every replica at once.
+//
 // # Dependencies
 //
 //   - github.com/hashicorp/raft: the consensus library of the Go

@@ -44,6 +44,9 @@ type Node struct {
 	lastTS       atomic.Int64 // last store timestamp the leader proposed
 	installs     atomic.Int64 // snapshots installed from a leader
 	closeOnce    sync.Once
+
+	stable  raft.StableStore
+	repairs *repairer // scrub and repair of damaged CommitLog records
 }
 
 // Open starts a node: it opens (and if needed recovers) the store,
@@ -57,6 +60,7 @@ func Open(cfg Config) (*Node, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), tables: newTables(), appliedCh: make(chan struct{})}
+	n.repairs = newRepairer(n)
 	ok := false
 	defer func() {
 		if !ok {
@@ -71,10 +75,15 @@ func Open(cfg Config) (*Node, error) {
 	if n.snaps, err = newSnapshotStore(filepath.Join(raftDir, "snapshots"), n); err != nil {
 		return nil, err
 	}
+	// The Raft log opens first: a store damaged at open is repaired from
+	// the replicas its latest configuration names.
+	if n.logStore, n.stable, err = n.openLogStore(raftDir); err != nil {
+		return nil, err
+	}
 	if err := n.openStore(); err != nil {
 		return nil, err
 	}
-	if err := n.startRaft(raftDir); err != nil {
+	if err := n.startRaft(); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -90,6 +99,7 @@ func (n *Node) storeOptions() store.Options {
 	// A replica must apply whatever was committed; the leader checks the
 	// disk before proposing instead (Produce).
 	o.SkipDiskCheck = true
+	o.OnCorrupt = n.repairs.report
 	return o
 }
 
@@ -104,7 +114,14 @@ func (n *Node) openStore() error {
 	if len(metas) > 0 && metas[0].Snap.Kind == kindStaged {
 		return n.installStaged(metas[0].Raft.ID)
 	}
-	st, err := store.Open(n.storeDir(), n.storeOptions())
+	known := int64(0)
+	for _, m := range metas {
+		if m.Snap.Kind == kindLocal {
+			known = m.Snap.CLEnd // fsynced before the snapshot existed
+			break
+		}
+	}
+	st, err := n.openRepairing(metas, known)
 	if err != nil {
 		return err
 	}
@@ -116,7 +133,7 @@ func (n *Node) openStore() error {
 			break
 		}
 	}
-	return n.replaySystem(st, from)
+	return n.replayRepairing(st, metas, from)
 }
 
 // replaySystem applies the system records at or after CommitLog offset
@@ -159,23 +176,22 @@ func (n *Node) replaySystem(st *store.Store, from int64) error {
 	return nil
 }
 
-func (n *Node) startRaft(raftDir string) error {
-	logs, stable, err := n.openLogStore(raftDir)
-	if err != nil {
-		return err
-	}
-	n.logStore = logs
+func (n *Node) startRaft() error {
+	logs, stable := n.logStore, n.stable
 	hl := hclogFor(n.log)
 	var adv net.Addr
+	var err error
 	if n.cfg.RaftAdvertise != "" {
 		if adv, err = net.ResolveTCPAddr("tcp", n.cfg.RaftAdvertise); err != nil {
 			return fmt.Errorf("raftfsm: advertise address: %w", err)
 		}
 	}
-	n.trans, err = raft.NewTCPTransportWithLogger(n.cfg.RaftBind, adv, 3, 10*time.Second, hl)
+	// The Raft port also answers replicas' repair reads (mux.go).
+	mux, err := newMuxLayer(n.cfg.RaftBind, adv, n.serveRepair)
 	if err != nil {
 		return fmt.Errorf("raftfsm: raft transport on %s: %w", n.cfg.RaftBind, err)
 	}
+	n.trans = raft.NewNetworkTransportWithLogger(mux, 3, 10*time.Second, hl)
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(n.cfg.NodeID)
 	rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
@@ -201,7 +217,11 @@ func (n *Node) startRaft(raftDir string) error {
 		}
 	}
 	n.raft, err = raft.NewRaft(rc, &fsm{n: n}, logs, stable, n.snaps, n.trans)
-	return err
+	if err != nil {
+		return err
+	}
+	n.repairs.start()
+	return nil
 }
 
 func (n *Node) bootstrapConfig() raft.Configuration {
@@ -361,6 +381,9 @@ func (n *Node) closeAll() error {
 		if err != nil && first == nil {
 			first = err
 		}
+	}
+	if n.repairs != nil {
+		n.repairs.close()
 	}
 	if n.raft != nil {
 		keep(n.raft.Shutdown().Error())

@@ -20,9 +20,9 @@ import (
 
 func TestMain(m *testing.M) {
 	// hashicorp/raft's NetworkTransport.Close does not close connections
-	// it accepted: their reader goroutines end only when the peer closes
-	// its side, which a peer that was killed first never does in-process.
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/hashicorp/raft.(*NetworkTransport).handleConn"))
+	// it accepted; the stream layer (mux.go) does, so no reader outlives
+	// its node.
+	goleak.VerifyTestMain(m)
 }
 
 // cluster is an in-process group of nodes on 127.0.0.1.

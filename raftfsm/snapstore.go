@@ -194,7 +194,7 @@ func (s *snapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, erro
 		return &rm, io.NopCloser(bytes.NewReader(h)), nil
 	}
 	pin := s.pin(sm.CLMin)
-	cr := &clReader{st: s.n.Store(), pos: sm.CLMin, end: sm.CLEnd, segSize: sm.SegmentSize}
+	cr := &clReader{st: s.n.Store(), pos: sm.CLMin, end: sm.CLEnd, segSize: sm.SegmentSize, report: s.n.repairs.report}
 	return &rm, &pinnedReader{Reader: io.MultiReader(bytes.NewReader(h), cr), release: func() { s.unpin(pin) }}, nil
 }
 
@@ -259,23 +259,46 @@ func (p *pinnedReader) Close() error {
 	return nil
 }
 
-// clReader reads raw CommitLog bytes [pos, end), never across a segment end
-// in one read.
+// clReader reads the CommitLog bytes [pos, end) for a snapshot stream,
+// verified record by record (store.ReadVerified): a damaged record fails
+// the stream (and is queued for repair), so this node never installs its
+// damage on a follower; Raft retries the install later.
 type clReader struct {
 	st       *store.Store
 	pos, end int64
 	segSize  int64
+	buf      []byte                    // verified bytes at pos not yet returned
+	report   func(*store.CorruptError) // damage found on the way
 }
 
+// clChunk is how much the stream verifies and buffers at once.
+const clChunk = 4 << 20
+
 func (r *clReader) Read(p []byte) (int, error) {
-	if r.pos >= r.end {
-		return 0, io.EOF
+	if len(r.buf) == 0 {
+		if r.pos >= r.end {
+			return 0, io.EOF
+		}
+		want := min(r.end-r.pos, clChunk)
+		b, err := r.st.ReadVerified(r.pos, int(want))
+		if err == nil && len(b) == 0 {
+			// One record larger than the chunk: read its whole segment.
+			b, err = r.st.ReadVerified(r.pos, int(min(r.end-r.pos, r.segSize)))
+		}
+		if err == nil && len(b) == 0 {
+			err = fmt.Errorf("no whole record at %d", r.pos)
+		}
+		if err != nil {
+			var cerr *store.CorruptError
+			if errors.As(err, &cerr) && r.report != nil {
+				r.report(cerr) // a record start: the stream follows the chain
+			}
+			return 0, fmt.Errorf("raftfsm: stream commitlog at %d: %w", r.pos, err)
+		}
+		r.buf = b
 	}
-	segEnd := (r.pos/r.segSize + 1) * r.segSize
-	n := int(min(int64(len(p)), r.end-r.pos, segEnd-r.pos))
-	if err := r.st.ReadCommitLog(p[:n], r.pos); err != nil {
-		return 0, fmt.Errorf("raftfsm: stream commitlog at %d: %w", r.pos, err)
-	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
 	r.pos += int64(n)
 	return n, nil
 }

@@ -18,8 +18,12 @@ const diskCheckEvery = 250 * time.Millisecond
 // Append writes a batch of messages to the CommitLog in one write per
 // segment touched, assigns each its CommitLog offset and queue offset (set
 // in the messages and returned), and dispatches them to their
-// ConsumeQueues and the key index. The batch is atomic across a crash:
-// after recovery it is either wholly present or wholly absent.
+// ConsumeQueues and the key index. Each run of consecutive messages with
+// the same RaftIndex (one Raft entry; the whole call when all share one)
+// is atomic across a crash: after recovery it is either wholly present or
+// wholly absent. A record's bytes depend only on the message and its run,
+// never on how runs were grouped into calls, so replicas that apply the
+// same entries in different Append calls write identical bytes.
 //
 // In FlushSync mode Append returns once the batch is fsynced; in
 // FlushAsync mode once it is written (DurableOffset tells how far is
@@ -104,7 +108,10 @@ func (s *Store) appendLocked(msgs []*Message, res []AppendResult) (int64, error)
 		m.QueueOffset = s.pendLocked(q, cqueue.Entry{Offset: pos, Size: uint32(size), TagHash: record.TagHash(m.Tags)})
 		m.CommitLogOffset = pos
 		flags := m.Flags
-		if i == len(msgs)-1 {
+		if i == len(msgs)-1 || msgs[i+1].RaftIndex != m.RaftIndex {
+			// The end of a Raft entry, not of this call: replicas group
+			// entries into Appends differently, and must still write
+			// identical bytes.
 			m.Flags |= record.FlagBatchEnd
 		}
 		buf = record.Append(buf, m)

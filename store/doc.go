@@ -26,6 +26,7 @@
 //	4      4    magic               0x524D5131 "RMQ1" (blank: "RMQ0")
 //	8      4    crc32c              over bytes [12, total size)
 //	12     4    flags               uint32; bit 31 = last record of a batch
+//	                                 (of one Raft entry)
 //	16     4    queue id            uint32
 //	20     8    queue offset        uint64
 //	28     8    commitlog offset    int64, where this record starts
@@ -89,6 +90,21 @@
 // truncates the torn tail. A bad record inside the region the checkpoint
 // reported durable fails Open with ErrCorrupt naming file and offset;
 // Options.Repair truncates there instead.
+//
+// Options.KnownDurable raises that region to an offset the caller knows
+// was fsynced (the Raft layer's snapshot end). Open's *CorruptError names
+// the damaged record's offset, so a replicated caller can repair it
+// (RepairDir) instead of truncating.
+//
+// # Damaged records
+//
+// Reads verify every record's CRC and never return a damaged one: they
+// fail with a *CorruptError (ErrCorrupt) and report it to
+// Options.OnCorrupt. Scrub verifies the whole CommitLog. ReadVerified
+// returns raw bytes only as whole valid records; RepairCommitLog (open)
+// and RepairDir (closed) rewrite damaged local records with such bytes
+// from a replica, refusing (ErrDiverged) if a valid local record differs.
+// See repair.go.
 //
 // # Retention
 //

@@ -1,6 +1,9 @@
 package store
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors returned by the store. Each says when it is returned and whether
 // retrying the same call can succeed. Test with errors.Is: most are wrapped
@@ -48,6 +51,12 @@ var (
 	// the CommitLog at the first bad record instead (losing what follows).
 	ErrCorrupt = errors.New("store: corrupt data")
 
+	// ErrDiverged is returned by RepairCommitLog when a replica's bytes
+	// hold a valid record that differs from the local valid record at the
+	// same offset: the replicas are not byte-identical, which is a bug.
+	// Nothing is written. Not retryable.
+	ErrDiverged = errors.New("store: replica bytes differ from a valid local record")
+
 	// ErrNotFound is returned by reads of a CommitLog offset that holds no
 	// message (never written, deleted by retention, or not the start of a
 	// record). Not retryable.
@@ -66,3 +75,26 @@ var (
 	// directory. Retryable once that process exits.
 	ErrLocked = errors.New("store: directory locked by another process")
 )
+
+// CorruptError describes a CommitLog record that failed its checksum or is
+// malformed inside the region the store vouches for. It wraps ErrCorrupt
+// and the record package's reason (record.ErrCRC, ...).
+type CorruptError struct {
+	// Path is the segment file holding the record.
+	Path string
+	// Offset is the CommitLog offset where the bad record starts.
+	Offset int64
+	// End is the end of the region that must hold valid records: the
+	// written end for a read or scrub, the durable end at Open.
+	End int64
+	// Reason says what is wrong with the bytes.
+	Reason error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("%s: %s: record at log offset %d (valid data expected up to %d): %v",
+		ErrCorrupt, e.Path, e.Offset, e.End, e.Reason)
+}
+
+// Unwrap returns ErrCorrupt and the reason.
+func (e *CorruptError) Unwrap() []error { return []error{ErrCorrupt, e.Reason} }

@@ -118,6 +118,20 @@ type Options struct {
 	// proposing instead.
 	SkipDiskCheck bool
 
+	// OnCorrupt, if set, is called when a read or Scrub meets a CommitLog
+	// record that fails its checksum or is malformed. The store never
+	// returns such a record (the read fails with a *CorruptError); the
+	// Raft layer uses the call to start repairing the bytes from a
+	// replica. It runs on the reading goroutine and must not block.
+	OnCorrupt func(*CorruptError)
+
+	// KnownDurable is a CommitLog offset the caller knows was fsynced
+	// (the Raft layer: its newest snapshot's CommitLog end, fsynced before
+	// the snapshot existed). Recovery treats a bad record below it as
+	// damage (ErrCorrupt) rather than a torn tail to truncate, even past
+	// the checkpoint's durable end.
+	KnownDurable int64
+
 	// Repair makes Open truncate the CommitLog at the first corrupt record
 	// inside the durable region instead of failing with ErrCorrupt.
 	// Everything after that record is lost; use only with intent.

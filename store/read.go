@@ -115,12 +115,15 @@ func (s *Store) readEntry(e cqueue.Entry) (Message, error) {
 	if err := s.cl.readAt(buf, e.Offset); err != nil {
 		return Message{}, err
 	}
-	m, _, err := record.Decode(buf)
+	m, n, err := record.Decode(buf)
+	if err == nil && n != len(buf) {
+		err = fmt.Errorf("record of %d bytes, consume queue says %d: %w", n, len(buf), record.ErrLength)
+	}
 	if err != nil {
-		return Message{}, fmt.Errorf("%w: record at %d (%s): %v", ErrCorrupt, e.Offset, s.segPath(e.Offset), err)
+		return Message{}, s.corrupt(e.Offset, err)
 	}
 	if m.CommitLogOffset != e.Offset {
-		return Message{}, fmt.Errorf("%w: record at %d claims offset %d", ErrCorrupt, e.Offset, m.CommitLogOffset)
+		return Message{}, s.corrupt(e.Offset, fmt.Errorf("record claims offset %d: %w", m.CommitLogOffset, record.ErrFormat))
 	}
 	m.Flags &^= record.FlagBatchEnd
 	return m, nil
@@ -156,9 +159,14 @@ func (s *Store) ReadMessage(off int64) (Message, error) {
 		return Message{}, err
 	}
 	m, _, err := record.Decode(buf)
+	if err != nil && claimsOffset(buf, off) {
+		// A record that names this offset as its own but fails its
+		// checksum: damaged bytes, never served.
+		return Message{}, s.corrupt(off, err)
+	}
 	if err != nil || m.CommitLogOffset != off {
-		// The bytes at off are not a record start (or are corrupt); a
-		// message id never points there.
+		// The bytes at off are not a record start; a message id never
+		// points there.
 		return Message{}, fmt.Errorf("%w: no valid message at offset %d", ErrNotFound, off)
 	}
 	m.Flags &^= record.FlagBatchEnd

@@ -36,6 +36,7 @@ func (s *Store) recover(ck checkpoint, found bool) error {
 	if found {
 		start, durableEnd = max(ck.Dispatched, minOff), ck.Flushed
 	}
+	durableEnd = max(durableEnd, s.opts.KnownDurable)
 	idxFrom := max(s.idx.Covered(), minOff)
 	scanFrom := min(start, idxFrom)
 	if err := s.truncateQueues(start); err != nil {
@@ -79,12 +80,21 @@ func (s *Store) recover(ck checkpoint, found bool) error {
 			why = sc.reason.Error()
 		}
 		if !s.opts.Repair {
-			return fmt.Errorf("%w: %s: %s, inside the region reported durable (up to %d); Repair truncates at %d",
-				ErrCorrupt, where, why, durableEnd, end)
+			reason := sc.reason
+			if sc.stop != stopBad {
+				reason = errDataMissing
+			}
+			cerr := &CorruptError{Path: s.segPath(sc.pos), Offset: sc.pos, End: durableEnd, Reason: reason}
+			return fmt.Errorf("%w (file offset %d), inside the region reported durable; Repair truncates at %d",
+				cerr, sc.pos-s.segBase(sc.pos), end)
 		}
 		s.log.Error("REPAIR: truncating durable data", "where", where, "why", why, "truncate_at", end, "durable", durableEnd)
 	} else if sc.stop == stopBad {
-		s.log.Warn("truncating torn tail", "at", end, "reason", sc.reason, "dropped_records", len(pending))
+		// Past what the store (and Options.KnownDurable) vouch for: a
+		// torn tail, or damage to bytes nobody was promised; the caller
+		// re-appends what followed (Raft replays its log).
+		s.log.Warn("truncating torn tail at a bad record past the durable end", "at", end, "bad_record", sc.pos,
+			"reason", sc.reason, "dropped_records", len(pending))
 	}
 	if err := s.cl.truncate(end); err != nil {
 		return fmt.Errorf("store: truncate commitlog at %d: %w", end, err)

@@ -33,6 +33,9 @@ type scanner struct {
 	// bufOff is the log offset of buf[0]; buf holds [bufOff, bufOff+len).
 	bufOff int64
 	eof    bool // the current segment file has no bytes past the buffer
+	// limit, when positive, ends the scan there (stopEnd): bytes past it
+	// may be being written.
+	limit int64
 
 	stop   scanStop
 	reason error // for stopBad
@@ -47,7 +50,7 @@ func newScanner(cl *commitLog, from int64) *scanner {
 // skipped (blanks counts them).
 func (sc *scanner) next(blanks *int) (record.Message, int, bool) {
 	for {
-		if sc.seg == nil {
+		if sc.seg == nil || (sc.limit > 0 && sc.pos >= sc.limit) {
 			sc.stop = stopEnd
 			return record.Message{}, 0, false
 		}

@@ -88,6 +88,7 @@ type Store struct {
 	qmu    sync.RWMutex // guards queues
 	queues map[queueKey]*cqueue.Queue
 
+	rmu  sync.Mutex // serialises RepairCommitLog calls
 	ckmu sync.Mutex // serialises checkpoints
 	lock io.Closer  // the directory lock, if the FS supports one
 

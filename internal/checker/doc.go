@@ -50,7 +50,9 @@
 // Check (after Stop) waits up to Config.SettleTimeout until every replica
 // reports the same max offset for every queue, then reads every queue of
 // every replica from its min to its max offset with raftmqpb Fetch
-// directly at that replica's address (any replica serves reads), and
+// directly at that replica's address (any replica serves reads; one that
+// answers DATA_LOSS, a copy that failed its checksum, is asked again until
+// it has repaired itself), and
 // consumes the topic from the earliest offset with a fresh consumer group
 // until it has seen every offset the replicas hold (bounded by
 // Config.ConsumeTimeout). From what it read it computes:

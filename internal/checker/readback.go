@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/raftmq/raftmq/api/raftmqpb"
 )
@@ -247,6 +249,16 @@ func (c *Checker) readQueue(ctx context.Context, rep *replica, src string, q uin
 	var next uint64
 	for {
 		resp, err := fetch(ctx, rep, &pb.FetchRequest{Topic: c.cfg.Topic, QueueId: q, Offset: next, MaxMessages: fetchMaxMessages})
+		if status.Code(err) == codes.DataLoss && ctx.Err() == nil {
+			// The replica's copy failed its checksum: it never serves
+			// it and repairs itself from the others; read it again once
+			// it has (the check's context bounds the wait).
+			select {
+			case <-time.After(settlePoll):
+			case <-ctx.Done():
+			}
+			continue
+		}
 		if err != nil {
 			return out, fmt.Errorf("queue %d offset %d: %w", q, next, err)
 		}

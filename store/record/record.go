@@ -32,9 +32,11 @@ const (
 	TrailerSize = 16
 	// MagicTrailer ends every sealed segment ("RMQE").
 	MagicTrailer uint32 = 0x524D5145
-	// FlagBatchEnd marks the last record written by one Append call. After
-	// a crash, recovery truncates back to the last record carrying it, so
-	// a batch (one Raft entry) is either wholly present or wholly absent.
+	// FlagBatchEnd marks the last record of a batch: the last of a run of
+	// records with the same Raft index written by one Append call (one
+	// Raft entry). After a crash, recovery truncates back to the last
+	// record carrying it, so a batch is either wholly present or wholly
+	// absent.
 	// Callers must not set it; the store owns it.
 	FlagBatchEnd uint32 = 1 << 31
 	// MaxTopicLen is the longest topic name the format can carry.
@@ -412,4 +414,15 @@ func TagHash(tag string) uint64 {
 		v = 1
 	}
 	return v
+}
+
+// ClaimedOffset returns the CommitLog offset field of the record at the
+// start of b without verifying anything (false if b is too short). A
+// reader uses it to tell a damaged record from bytes that are no record
+// start at all.
+func ClaimedOffset(b []byte) (int64, bool) {
+	if len(b) < offPhysOffset+8 {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(b[offPhysOffset:])), true
 }

@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/raftmq/raftmq/raftfsm"
 	"github.com/raftmq/raftmq/store"
 )
 
@@ -79,6 +80,9 @@ type Config struct {
 	LogFormat string `yaml:"log-format"`
 	// ShutdownTimeout bounds the graceful drain of gRPC calls on shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdown-timeout"`
+	// ScrubInterval is how often every CommitLog record's checksum is
+	// verified in the background (damage is repaired from a replica).
+	ScrubInterval time.Duration `yaml:"scrub-interval"`
 }
 
 // defaultConfig returns the built-in defaults: a single-node group on
@@ -96,6 +100,7 @@ func defaultConfig() Config {
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ShutdownTimeout: 10 * time.Second,
+		ScrubInterval:   raftfsm.DefaultConfig().ScrubInterval,
 	}
 }
 
@@ -135,6 +140,7 @@ func parseConfig(args []string, stderr io.Writer) (Config, bool, error) {
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn, error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log `format`: text or json")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "graceful gRPC drain `timeout` on shutdown")
+	fs.DurationVar(&cfg.ScrubInterval, "scrub-interval", cfg.ScrubInterval, "verify every CommitLog record's checksum this `often` (damage is repaired from a replica)")
 	fs.BoolVar(&version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return cfg, false, err
@@ -213,6 +219,9 @@ func (c Config) validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log format %q: want text or json", c.LogFormat)
+	}
+	if c.ScrubInterval <= 0 {
+		return errors.New("scrub-interval must be positive")
 	}
 	if c.Retention < 0 || c.ShutdownTimeout <= 0 {
 		return errors.New("retention must not be negative and shutdown-timeout must be positive")

@@ -59,6 +59,10 @@ func TestParseConfig(t *testing.T) {
 		{"bad flush", []string{"--flush", "often"}, nil, "flush mode"},
 		{"raft-wal", []string{"--raft-log-store", "wal"}, func(c Config) bool { return c.RaftLogStore == "wal" }, ""},
 		{"bad raft log store", []string{"--raft-log-store", "sqlite"}, nil, "raft-log-store"},
+		{"scrub interval", []string{"--scrub-interval", "90s"}, func(c Config) bool {
+			return c.ScrubInterval == 90*time.Second && raftConfig(c, nil, nil).ScrubInterval == 90*time.Second
+		}, ""},
+		{"bad scrub interval", []string{"--scrub-interval", "0s"}, nil, "scrub-interval"},
 		{"bad peer", []string{"--peers", "a=b"}, nil, "id=raftAddr=grpcAddr"},
 		{"duplicate peer", []string{"--peers", "a=r=g,a=r=g"}, nil, "twice"},
 		{"bad log level", []string{"--log-level", "loud"}, nil, "level"},

@@ -29,6 +29,7 @@
 //	log-level: info
 //	log-format: text
 //	shutdown-timeout: 10s
+//	scrub-interval: 6h
 //
 // Precedence: built-in defaults, then the file (--config), then flags
 // given on the command line.
