@@ -191,7 +191,17 @@ func (n *Node) startRaft() error {
 	if err != nil {
 		return fmt.Errorf("raftfsm: raft transport on %s: %w", n.cfg.RaftBind, err)
 	}
-	n.trans = raft.NewNetworkTransportWithLogger(mux, 3, 10*time.Second, hl)
+	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: mux, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl,
+		// Pipelined replication is off (one AppendEntries in flight per
+		// follower). hashicorp/raft's pipeline can wedge when a follower
+		// answers Success=false: the sender parks on the in-flight channel
+		// while the decoder parks on the done channel, so that follower is
+		// never replicated to again and Raft.Shutdown never returns
+		// (hashicorp/raft#612). Seen here as a six-node test hanging in
+		// Close with exactly those two goroutines stuck.
+		MaxRPCsInFlight: 1,
+	})
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(n.cfg.NodeID)
 	rc.HeartbeatTimeout = n.cfg.HeartbeatTimeout
