@@ -144,6 +144,12 @@ func TestTwoGroupsServeOneTopic(t *testing.T) {
 		}
 	}
 	consumeAll(t, cl, sent)
+	// Lag through any node covers both groups' queues.
+	testutil.WaitFor(t, 10*time.Second, "lag over both groups", func() bool {
+		lag, err := gb.nodes[1].client.GroupLag(ctx, &raftmqpb.GroupLagRequest{Group: "readers", Topic: "spread"})
+		offs, oerr := ga.nodes[1].client.GetOffsets(ctx, &raftmqpb.GetOffsetsRequest{Group: "readers", Topic: "spread"})
+		return err == nil && len(lag.GetQueues()) == 4 && lag.GetTotalLag() == 0 && oerr == nil && len(offs.GetOffsets()) == 4
+	})
 
 	// A gb message by id and by key through a ga node, and the reverse.
 	for body, r := range sent {

@@ -44,15 +44,17 @@ func (s *Server) Fetch(ctx context.Context, req *raftmqpb.FetchRequest) (*raftmq
 	}, nil
 }
 
-// CreateTopic implements raftmqpb.BrokerServer. Any node places a
-// topic over the groups; a local_only part is forwarded by a follower to
-// its leader.
+// CreateTopic implements raftmqpb.BrokerServer. Any node accepts a
+// cluster-wide creation (the broker hands it to the placement group's
+// leader); a placement handed over, and a local_only part, are forwarded
+// by a follower to its leader.
 func (s *Server) CreateTopic(ctx context.Context, req *raftmqpb.CreateTopicRequest) (*raftmqpb.CreateTopicResponse, error) {
 	t := fromPBTopic(req.GetTopic())
 	if !req.GetLocalOnly() {
-		t.FirstQueue = 0
-		if err := s.b.CreateTopic(ctx, t, req.GetGroups()); err != nil {
-			return nil, s.toStatus(ctx, err)
+		err := s.b.Place(ctx, broker.PlaceRequest{Topic: t, Groups: req.GetGroups(),
+			IfAbsent: req.GetIfAbsent(), Placement: req.GetPlacement()})
+		if err != nil {
+			return forward(ctx, s, err, req, raftmqpb.BrokerClient.CreateTopic)
 		}
 		return &raftmqpb.CreateTopicResponse{}, nil
 	}
@@ -81,17 +83,23 @@ func (s *Server) DeleteTopic(ctx context.Context, req *raftmqpb.DeleteTopicReque
 func (s *Server) DescribeTopic(ctx context.Context, req *raftmqpb.DescribeTopicRequest) (*raftmqpb.DescribeTopicResponse, error) {
 	var r broker.TopicRoute
 	var err error
-	if req.GetLocalOnly() {
+	switch {
+	case req.GetLocalOnly() && req.GetFromLeader():
+		if r, err = s.b.TopicPartAtLeader(req.GetName()); err != nil {
+			return forward(ctx, s, err, req, raftmqpb.BrokerClient.DescribeTopic)
+		}
+	case req.GetLocalOnly():
 		r, err = s.b.TopicPart(req.GetName())
-	} else {
+	default:
 		r, err = s.b.DescribeTopic(ctx, req.GetName())
 	}
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	out := &raftmqpb.DescribeTopicResponse{
-		Topic:  toPBTopic(r.Topic),
-		Routes: make([]*raftmqpb.QueueRoute, len(r.Routes)),
+		Topic:      toPBTopic(r.Topic),
+		Routes:     make([]*raftmqpb.QueueRoute, len(r.Routes)),
+		Incomplete: r.Incomplete,
 	}
 	for i, q := range r.Routes {
 		out.Routes[i] = &raftmqpb.QueueRoute{QueueId: q.QueueID, Group: q.Group, LeaderAddr: q.LeaderAddr, ReplicaAddrs: q.ReplicaAddrs}
@@ -151,32 +159,6 @@ func (s *Server) CommitOffsets(ctx context.Context, req *raftmqpb.CommitOffsetsR
 		return forward(ctx, s, err, req, raftmqpb.BrokerClient.CommitOffsets)
 	}
 	return &raftmqpb.CommitOffsetsResponse{}, nil
-}
-
-// GetOffsets implements raftmqpb.BrokerServer; any replica serves it.
-func (s *Server) GetOffsets(ctx context.Context, req *raftmqpb.GetOffsetsRequest) (*raftmqpb.GetOffsetsResponse, error) {
-	offs, err := s.b.GetOffsets(req.GetGroup(), req.GetTopic())
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
-	out := &raftmqpb.GetOffsetsResponse{Offsets: make([]*raftmqpb.OffsetCommit, len(offs))}
-	for i, o := range offs {
-		out.Offsets[i] = &raftmqpb.OffsetCommit{Topic: o.Topic, QueueId: o.QueueID, Offset: o.Offset}
-	}
-	return out, nil
-}
-
-// GroupLag implements raftmqpb.BrokerServer; any replica serves it.
-func (s *Server) GroupLag(ctx context.Context, req *raftmqpb.GroupLagRequest) (*raftmqpb.GroupLagResponse, error) {
-	lags, total, err := s.b.GroupLag(req.GetGroup(), req.GetTopic())
-	if err != nil {
-		return nil, s.toStatus(ctx, err)
-	}
-	out := &raftmqpb.GroupLagResponse{TotalLag: total, Queues: make([]*raftmqpb.QueueLag, len(lags))}
-	for i, l := range lags {
-		out.Queues[i] = &raftmqpb.QueueLag{QueueId: l.QueueID, Committed: l.Committed, MaxOffset: l.MaxOffset, Lag: l.Lag}
-	}
-	return out, nil
 }
 
 // TransferLeadership implements raftmqpb.BrokerServer; a follower

@@ -29,14 +29,14 @@ func (p peers) writeCtx(ctx context.Context) (context.Context, context.CancelFun
 }
 
 // TopicPart implements broker.Peers.
-func (p peers) TopicPart(ctx context.Context, addr, name string) (broker.TopicRoute, error) {
+func (p peers) TopicPart(ctx context.Context, addr, name string, fromLeader bool) (broker.TopicRoute, error) {
 	c, err := p.s.client(addr)
 	if err != nil {
 		return broker.TopicRoute{}, peerErr(addr, err)
 	}
 	ctx, cancel := p.readCtx(ctx)
 	defer cancel()
-	resp, err := c.DescribeTopic(ctx, &raftmqpb.DescribeTopicRequest{Name: name, LocalOnly: true})
+	resp, err := c.DescribeTopic(ctx, &raftmqpb.DescribeTopicRequest{Name: name, LocalOnly: true, FromLeader: fromLeader})
 	if err != nil {
 		return broker.TopicRoute{}, peerErr(addr, err)
 	}
@@ -76,6 +76,21 @@ func (p peers) CreateTopicPart(ctx context.Context, addr string, t broker.Topic)
 	ctx, cancel := p.writeCtx(ctx)
 	defer cancel()
 	_, err = c.CreateTopic(ctx, &raftmqpb.CreateTopicRequest{Topic: toPBTopic(t), LocalOnly: true})
+	return peerErr(addr, err)
+}
+
+// PlaceTopic implements broker.Peers.
+func (p peers) PlaceTopic(ctx context.Context, addr string, r broker.PlaceRequest) error {
+	c, err := p.s.client(addr)
+	if err != nil {
+		return peerErr(addr, err)
+	}
+	// Placement describes every group and creates a part in each target:
+	// allow a few Raft applies.
+	ctx, cancel := context.WithTimeout(ctx, 2*p.s.opts.PeerTimeout+3*p.s.b.Config().ApplyTimeout)
+	defer cancel()
+	_, err = c.CreateTopic(ctx, &raftmqpb.CreateTopicRequest{Topic: toPBTopic(r.Topic), Groups: r.Groups,
+		IfAbsent: r.IfAbsent, Placement: r.Placement})
 	return peerErr(addr, err)
 }
 

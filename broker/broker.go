@@ -26,6 +26,7 @@ type Broker struct {
 	commits *batcher[[]raftfsm.OffsetCommit, struct{}]
 	coord   *coordinator
 	peers   atomic.Pointer[Peers] // other groups; nil until SetPeers
+	placeMu sync.Mutex            // one topic placement at a time (placement.go)
 
 	rrMu sync.Mutex        // guards rr
 	rr   map[string]uint32 // topic -> next round-robin queue

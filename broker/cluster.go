@@ -21,10 +21,17 @@ import (
 // ErrGroupUnavailable when the node cannot be reached or its group has no
 // leader.
 type Peers interface {
-	TopicPart(ctx context.Context, addr, name string) (TopicRoute, error)
+	// TopicPart describes the node's group's part of a topic; with
+	// fromLeader the answer comes from that group's leader (the node
+	// forwards), as placement needs.
+	TopicPart(ctx context.Context, addr, name string, fromLeader bool) (TopicRoute, error)
 	TopicParts(ctx context.Context, addr string) ([]Topic, error)
 	CreateTopicPart(ctx context.Context, addr string, t Topic) error
 	DeleteTopicPart(ctx context.Context, addr, name string) error
+	// PlaceTopic hands a cluster-wide creation to a node of the placement
+	// group (r.Placement is set), which places it or forwards it to its
+	// own leader.
+	PlaceTopic(ctx context.Context, addr string, r PlaceRequest) error
 }
 
 // SetPeers installs the transport to other groups (the api server does it
@@ -112,8 +119,9 @@ type part struct {
 }
 
 // topicParts asks this group and every other known group, concurrently,
-// for their part of topic name.
-func (b *Broker) topicParts(ctx context.Context, name string) []part {
+// for their part of topic name; with fromLeader, every group's leader
+// answers (this node must then lead its own group).
+func (b *Broker) topicParts(ctx context.Context, name string, fromLeader bool) []part {
 	others := b.otherGroups()
 	out := make([]part, 1+len(others))
 	r, err := b.TopicPart(name)
@@ -122,7 +130,7 @@ func (b *Broker) topicParts(ctx context.Context, name string) []part {
 	for i, g := range others {
 		wg.Go(func() {
 			r, err := askGroup(ctx, b, g, func(ctx context.Context, addr string) (TopicRoute, error) {
-				return b.peersOf().TopicPart(ctx, addr, name)
+				return b.peersOf().TopicPart(ctx, addr, name, fromLeader)
 			})
 			out[i+1] = part{group: g, route: r, err: err}
 		})
@@ -133,7 +141,8 @@ func (b *Broker) topicParts(ctx context.Context, name string) []part {
 
 // DescribeTopic returns a topic's routes in every broker group that holds
 // part of it. Any node answers. A group that cannot be reached is left
-// out (clients route around it) unless no reachable group holds the
+// out and the route marked Incomplete (clients route around it, but do
+// not hash sharding keys over it) unless no reachable group holds the
 // topic, which is then ErrGroupUnavailable rather than ErrTopicNotFound.
 func (b *Broker) DescribeTopic(ctx context.Context, name string) (TopicRoute, error) {
 	if err := b.checkOpen(); err != nil {
@@ -144,7 +153,7 @@ func (b *Broker) DescribeTopic(ctx context.Context, name string) (TopicRoute, er
 	}
 	var out TopicRoute
 	var unavailable error
-	for _, p := range b.topicParts(ctx, name) {
+	for _, p := range b.topicParts(ctx, name, false) {
 		switch {
 		case p.err == nil:
 			if out.Topic.Name == "" {
@@ -166,6 +175,7 @@ func (b *Broker) DescribeTopic(ctx context.Context, name string) (TopicRoute, er
 		return TopicRoute{}, fmt.Errorf("%w: %s", ErrTopicNotFound, name)
 	}
 	slices.SortStableFunc(out.Routes, func(a, b QueueRoute) int { return cmpU32(a.QueueID, b.QueueID) })
+	out.Incomplete = unavailable != nil
 	return out, nil
 }
 
@@ -204,132 +214,6 @@ func (b *Broker) ListTopics(ctx context.Context) ([]Topic, error) {
 	}
 	slices.SortFunc(out, func(a, b Topic) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
-}
-
-// CreateTopic creates a topic with t.Queues queues in each of groups (nil
-// means every known group), so that the topic's queue ids are unique
-// cluster-wide: the groups that do not hold the topic yet get consecutive
-// id ranges after the highest id any group already uses for it (on a
-// new topic: group i of the sorted list gets [i*Queues, (i+1)*Queues), so
-// two nodes creating the same topic at once create the same parts).
-// Creating a topic that already exists in all of groups with the same
-// queue count succeeds; naming a new group extends the topic onto it.
-// Any node accepts it. Every group must answer (ErrGroupUnavailable
-// otherwise): a part is never placed without knowing the others. Parts
-// created before a failure stay; the call is safe to repeat.
-func (b *Broker) CreateTopic(ctx context.Context, t Topic, groups []string) error {
-	if err := validateUserTopic(t.Name); err != nil {
-		return err
-	}
-	if t.Queues == 0 || t.Queues > b.cfg.MaxQueuesPerTopic {
-		return invalid("queue count %d outside [1, %d]", t.Queues, b.cfg.MaxQueuesPerTopic)
-	}
-	if err := b.checkOpen(); err != nil {
-		return err
-	}
-	targets, err := b.targetGroups(groups)
-	if err != nil {
-		return err
-	}
-	if len(targets) == 1 && targets[0] == b.cfg.GroupID && len(b.otherGroups()) == 0 {
-		return b.createPartAnywhere(ctx, b.cfg.GroupID, Topic{Name: t.Name, Queues: t.Queues})
-	}
-	plan, err := b.placeParts(ctx, t, targets, false)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, p := range plan {
-		if err := b.createPartAnywhere(ctx, p.group, p.route.Topic); err != nil {
-			errs = append(errs, fmt.Errorf("group %s: %w", p.group, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// targetGroups checks an explicit group list against the directory, or
-// returns every known group.
-func (b *Broker) targetGroups(groups []string) ([]string, error) {
-	known := b.dir.Groups()
-	if !slices.Contains(known, b.cfg.GroupID) {
-		known = append(known, b.cfg.GroupID)
-		slices.Sort(known)
-	}
-	if len(groups) == 0 {
-		if b.peersOf() == nil {
-			return []string{b.cfg.GroupID}, nil
-		}
-		return known, nil
-	}
-	out := slices.Clone(groups)
-	slices.Sort(out)
-	out = slices.Compact(out)
-	for _, g := range out {
-		if !slices.Contains(known, g) {
-			return nil, invalid("unknown broker group %q (known: %v)", g, known)
-		}
-		if g != b.cfg.GroupID && b.peersOf() == nil {
-			return nil, invalid("broker group %q cannot be reached from this node", g)
-		}
-	}
-	return out, nil
-}
-
-// placeParts describes the topic in every group and returns the parts to
-// create in the target groups that lack it. With onlyNew, a topic that
-// exists anywhere gets no new part.
-func (b *Broker) placeParts(ctx context.Context, t Topic, targets []string, onlyNew bool) ([]part, error) {
-	parts := b.topicParts(ctx, t.Name)
-	var next uint64
-	have := make(map[string]bool)
-	for _, p := range parts {
-		switch {
-		case p.err == nil:
-			if slices.Contains(targets, p.group) && p.route.Topic.Queues != t.Queues {
-				return nil, fmt.Errorf("%w: topic %s has %d queues in group %s, not %d",
-					raftfsm.ErrTopicExists, t.Name, p.route.Topic.Queues, p.group, t.Queues)
-			}
-			have[p.group] = true
-			next = max(next, uint64(p.route.Topic.FirstQueue)+uint64(p.route.Topic.Queues))
-		case errors.Is(p.err, ErrTopicNotFound) || errors.Is(p.err, raftfsm.ErrTopicNotFound):
-		default:
-			return nil, fmt.Errorf("%w: cannot place topic %s without group %s: %w", ErrGroupUnavailable, t.Name, p.group, p.err)
-		}
-	}
-	if onlyNew && len(have) > 0 {
-		return nil, nil
-	}
-	var plan []part
-	for i, g := range targets {
-		if have[g] {
-			continue
-		}
-		first := next
-		if len(have) == 0 {
-			first = uint64(i) * uint64(t.Queues)
-		} else {
-			next += uint64(t.Queues)
-		}
-		if first+uint64(t.Queues) > uint64(store.MaxQueueID)+1 {
-			return nil, invalid("topic %s: no queue ids left for group %s", t.Name, g)
-		}
-		plan = append(plan, part{group: g, route: TopicRoute{Topic: Topic{Name: t.Name, Queues: t.Queues, FirstQueue: uint32(first)}}})
-	}
-	return plan, nil
-}
-
-// createPartAnywhere creates part t in group g from any node: here when
-// this node leads g, through g's leader otherwise.
-func (b *Broker) createPartAnywhere(ctx context.Context, g string, t Topic) error {
-	if g != b.cfg.GroupID {
-		return b.onGroup(g, func(addr string) error { return b.peersOf().CreateTopicPart(ctx, addr, t) })
-	}
-	err := b.CreateTopicPart(ctx, t)
-	var nl *NotLeaderError
-	if errors.As(err, &nl) && b.peersOf() != nil {
-		return b.peersOf().CreateTopicPart(ctx, nl.LeaderAddr, t)
-	}
-	return err
 }
 
 // DeleteTopic deletes a topic's part in every group that holds it. Any

@@ -25,7 +25,7 @@ func (f *fakePeers) table(addr string) (map[string]Topic, error) {
 	return f.parts[addr], nil
 }
 
-func (f *fakePeers) TopicPart(_ context.Context, addr, name string) (TopicRoute, error) {
+func (f *fakePeers) TopicPart(_ context.Context, addr, name string, _ bool) (TopicRoute, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	tb, err := f.table(addr)
@@ -66,6 +66,10 @@ func (f *fakePeers) CreateTopicPart(_ context.Context, addr string, t Topic) err
 	}
 	tb[t.Name] = t
 	return nil
+}
+
+func (f *fakePeers) PlaceTopic(context.Context, string, PlaceRequest) error {
+	return fmt.Errorf("%w: this test's broker is the placement leader", ErrGroupUnavailable)
 }
 
 func (f *fakePeers) DeleteTopicPart(_ context.Context, addr, name string) error {
@@ -116,6 +120,23 @@ func TestCreateTopicAcrossGroups(t *testing.T) {
 		t.Fatalf("other queue count: %v", err)
 	}
 
+	// Creations of one topic in different groups at once are placed one
+	// at a time: the parts never overlap.
+	var wg sync.WaitGroup
+	for _, g := range []string{"h", "g"} {
+		wg.Go(func() {
+			if err := b.CreateTopic(ctx, Topic{Name: "R", Queues: 3}, []string{g}); err != nil {
+				t.Errorf("create R in %s: %v", g, err)
+			}
+		})
+	}
+	wg.Wait()
+	local, _ := f.Topic("R")
+	remote := peers.parts["h1:9876"]["R"]
+	if local.Queues != 3 || remote.Queues != 3 || local.FirstQueue == remote.FirstQueue {
+		t.Fatalf("concurrent creations overlap: g %+v, h %+v", local, remote)
+	}
+
 	// A topic created in h only, then extended onto g: g's part comes
 	// after h's.
 	if err := b.CreateTopic(ctx, Topic{Name: "U", Queues: 2}, []string{"h"}); err != nil {
@@ -162,7 +183,7 @@ func TestCreateTopicAcrossGroups(t *testing.T) {
 		t.Fatalf("second delete: %v", err)
 	}
 	ts, err := b.ListTopics(ctx)
-	if err != nil || fmt.Sprint(ts) != "[{U 2 0}]" {
+	if err != nil || fmt.Sprint(ts) != "[{R 3 0} {U 2 0}]" {
 		t.Fatalf("ListTopics: %v, %v", ts, err)
 	}
 }
@@ -199,5 +220,24 @@ func TestAssignmentRotatesByPart(t *testing.T) {
 	}
 	if hi-lo > 1 {
 		t.Errorf("queues per member over both parts: %v", total)
+	}
+}
+
+// TestHeartbeatSkipsTopicsOfOtherGroups: a member subscribed to A (held
+// here) and B (held by group h only) gets A's queues from this group.
+func TestHeartbeatSkipsTopicsOfOtherGroups(t *testing.T) {
+	b, _ := newTestBroker(t, func(c *Config) {
+		c.Directory = NewStaticGroups(map[string]map[string]string{
+			"g": {"n1": "n1:9876", "n2": "n2:9876"}, "h": {"h1": "h1:9876"},
+		})
+	})
+	b.SetPeers(&fakePeers{parts: map[string]map[string]Topic{"h1:9876": {"B": {Name: "B", Queues: 2}}}, down: map[string]bool{}})
+	ctx := t.Context()
+	if err := b.CreateTopic(ctx, Topic{Name: "A", Queues: 2}, []string{"g"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.Heartbeat(ctx, HeartbeatRequest{Group: "cg", MemberID: "m1", Topics: []string{"A", "B"}, Mode: Clustering})
+	if err != nil || len(res.Assignments) != 2 || res.Assignments[0].Topic != "A" {
+		t.Fatalf("heartbeat: %+v, %v", res, err)
 	}
 }

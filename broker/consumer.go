@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -72,7 +73,9 @@ type HeartbeatResult struct {
 // group has no committed offset for gets the start position, committed
 // through Raft before the answer, so that a failover does not move it. In
 // broadcasting mode any node answers with every queue and nothing is
-// stored. Missing topics are auto-created if configured (on the leader).
+// stored. Missing topics are auto-created if configured (on the leader);
+// in a cluster of several broker groups a topic this group does not hold
+// is skipped.
 func (b *Broker) Heartbeat(ctx context.Context, req HeartbeatRequest) (HeartbeatResult, error) {
 	topics, timeout, err := b.checkHeartbeat(&req)
 	if err != nil {
@@ -84,11 +87,21 @@ func (b *Broker) Heartbeat(ctx context.Context, req HeartbeatRequest) (Heartbeat
 	if err := b.checkLeader(); err != nil {
 		return HeartbeatResult{}, err
 	}
+	held := topics[:0:0]
 	for _, t := range topics {
-		if _, err := b.topicForWrite(ctx, t); err != nil {
+		_, err := b.topicForWrite(ctx, t)
+		switch {
+		case err == nil:
+			held = append(held, t)
+		case errors.Is(err, ErrTopicNotFound) && len(b.otherGroups()) > 0:
+			// With several broker groups a topic may live in others only
+			// (clients send each group only the topics it holds; an unknown
+			// topic fails their route lookup instead).
+		default:
 			return HeartbeatResult{}, err
 		}
 	}
+	topics = held
 	term := b.rep.Term()
 	gen, refs := b.coord.join(term, req.Group, req.MemberID, topics, timeout, func(t string) raftfsm.Topic {
 		top, _ := b.rep.Topic(t)

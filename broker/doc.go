@@ -54,25 +54,35 @@
 // [FirstQueue, FirstQueue+Queues) recorded in its Raft-replicated topic
 // table, and the parts' id ranges are disjoint, so a queue id names one
 // queue of one group cluster-wide and clients need no (group, queue)
-// pairs. CreateTopic places the parts: on a new topic group i of the
-// sorted target groups gets [i*Queues, (i+1)*Queues), so concurrent
-// creators agree; groups added to an existing topic get the next free
-// ids. It refuses to place anything unless every group answered, since a
-// part must never overlap one it could not see. Auto-creation does the
-// same over all groups, and never extends a topic that some group
-// already holds.
+// pairs. Parts are placed by one node only, the leader of the placement
+// group (the lowest-named group; any node hands creations over to it),
+// one creation at a time, from every group's leader's state: so two
+// creators, or a lagging replica's "not found", never hand out the same
+// ids twice. On a new topic group i of the sorted target groups gets
+// [i*Queues, (i+1)*Queues); groups added to an existing topic get the
+// next free ids. Nothing is placed unless every group answered, and a
+// group is never forgotten while the process runs (the directory keeps
+// groups whose nodes all stopped), since a part must never overlap one
+// that could not be seen. Auto-creation does the same over all groups,
+// and never extends a topic that some group already holds. Topic
+// creation therefore needs the placement group's leader; produce and
+// consume of existing topics do not. Every node must run this version
+// before a topic is spread over several groups: older nodes cannot
+// decode a part whose first queue id is not 0.
 //
 // Cross-group calls go through Peers, which the api package implements
 // over gRPC with local_only requests (a node answers for its own group
 // only). DescribeTopic, ListTopics and DeleteTopic are cluster-wide and
 // any node answers them; a group that cannot be reached is left out of a
-// route (clients route around it). A produce or fetch for a queue of
+// route, which is then marked incomplete (clients route around the group
+// but refuse to hash sharding keys over fewer queues). A produce or fetch for a queue of
 // another group is refused with ErrTopicNotFound, which makes a client
 // with a stale route refresh it.
 //
 // Consumer groups: each group's leader assigns its own part of a topic
 // among all members subscribed to it (members heartbeat every group of
-// their topics' routes), with the member order rotated by the part's
+// their topics' routes with the topics that group holds; a topic held
+// only elsewhere is skipped), with the member order rotated by the part's
 // position so the extra queues of uneven splits fall on different
 // members. Offsets live in the group that holds the queue.
 //

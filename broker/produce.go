@@ -188,24 +188,7 @@ func (b *Broker) autoCreate(ctx context.Context, name string) error {
 		b.log.Info("topic auto-created", "topic", name, "queues", t.Queues)
 		return nil
 	}
-	targets, err := b.targetGroups(nil)
-	if err != nil {
-		return err
-	}
-	plan, err := b.placeParts(ctx, t, targets, true)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, p := range plan {
-		if err := b.createPartAnywhere(ctx, p.group, p.route.Topic); err != nil {
-			errs = append(errs, fmt.Errorf("group %s: %w", p.group, err))
-		}
-	}
-	if len(plan) > 0 && len(errs) == 0 {
-		b.log.Info("topic auto-created in every group", "topic", name, "queues", t.Queues, "groups", len(plan))
-	}
-	return errors.Join(errs...)
+	return b.Place(ctx, PlaceRequest{Topic: t, IfAbsent: true})
 }
 
 // produceSize measures one produce request for the batcher.

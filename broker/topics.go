@@ -44,6 +44,9 @@ type QueueRoute struct {
 type TopicRoute struct {
 	Topic  Topic
 	Routes []QueueRoute
+	// Incomplete: a broker group could not be asked, so queues it may
+	// hold are missing from Routes.
+	Incomplete bool
 }
 
 // CreateTopicPart creates this group's part of a topic through Raft:
@@ -110,6 +113,15 @@ func (b *Broker) TopicPart(name string) (TopicRoute, error) {
 		r.Routes = append(r.Routes, QueueRoute{QueueID: q, Group: b.cfg.GroupID, LeaderAddr: leader, ReplicaAddrs: slices.Clone(replicas)})
 	}
 	return r, nil
+}
+
+// TopicPartAtLeader is TopicPart answered by the group leader only
+// (placement reads): a follower returns *NotLeaderError.
+func (b *Broker) TopicPartAtLeader(name string) (TopicRoute, error) {
+	if err := b.checkLeader(); err != nil {
+		return TopicRoute{}, err
+	}
+	return b.TopicPart(name)
 }
 
 // TopicParts returns this group's topics, sorted by name. Any replica

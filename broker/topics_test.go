@@ -41,7 +41,7 @@ func TestTopics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "{{B 2 0} [{0 g n1:9876 [n1:9876 n2:9876]} {1 g n1:9876 [n1:9876 n2:9876]}]}"
+	want := "{{B 2 0} [{0 g n1:9876 [n1:9876 n2:9876]} {1 g n1:9876 [n1:9876 n2:9876]}] false}"
 	if fmt.Sprint(r) != want {
 		t.Fatalf("DescribeTopic: %v, want %s", r, want)
 	}

@@ -11,12 +11,14 @@ import (
 )
 
 // brokerGroups returns the broker groups serving the subscribed topics,
-// each with one of its topics (the topic routes calls to the group).
-func (cs *Consumer) brokerGroups(ctx context.Context) (map[string]string, error) {
+// each with the subscribed topics it holds queues of, sorted (the first
+// routes calls to the group). A group is told only about the topics it
+// holds.
+func (cs *Consumer) brokerGroups(ctx context.Context) (map[string][]string, error) {
 	cs.mu.Lock()
 	topics := cs.topicsLocked()
 	cs.mu.Unlock()
-	groups := make(map[string]string)
+	groups := make(map[string][]string)
 	var errs []error
 	for _, t := range topics {
 		rt, err := cs.c.route(ctx, t)
@@ -25,9 +27,7 @@ func (cs *Consumer) brokerGroups(ctx context.Context) (map[string]string, error)
 			continue
 		}
 		for _, g := range rt.groups {
-			if _, ok := groups[g.name]; !ok {
-				groups[g.name] = t
-			}
+			groups[g.name] = append(groups[g.name], t)
 		}
 	}
 	return groups, errors.Join(errs...)
@@ -67,9 +67,6 @@ func (cs *Consumer) heartbeatRound(ctx context.Context, lastOK map[string]time.T
 		// keeps its queues only until the session timeout.
 		cs.log.Warn("client: consumer route lookup failed", "err", err)
 	}
-	cs.mu.Lock()
-	topics := cs.topicsLocked()
-	cs.mu.Unlock()
 	want := make(map[queueKey]assigned)
 	keep := make(map[string]bool)
 	for g, last := range lastOK {
@@ -77,8 +74,8 @@ func (cs *Consumer) heartbeatRound(ctx context.Context, lastOK map[string]time.T
 			keep[g] = time.Since(last) < cs.cfg.sessionTimeout
 		}
 	}
-	for g, topic := range groups {
-		resp, err := cs.heartbeat(ctx, topic, g, topics)
+	for g, topics := range groups {
+		resp, err := cs.heartbeat(ctx, topics[0], g, topics)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -201,8 +198,8 @@ func (cs *Consumer) revoke(w *queueWorker) {
 func (cs *Consumer) leave(ctx context.Context) error {
 	groups, err := cs.brokerGroups(ctx)
 	errs := []error{err}
-	for g, topic := range groups {
-		_, err := invoke(ctx, cs.c, callSpec{method: "LeaveGroup", topic: topic, group: g},
+	for g, topics := range groups {
+		_, err := invoke(ctx, cs.c, callSpec{method: "LeaveGroup", topic: topics[0], group: g},
 			func(ctx context.Context, b pb.BrokerClient, opts []grpc.CallOption) (*pb.LeaveGroupResponse, error) {
 				return b.LeaveGroup(ctx, &pb.LeaveGroupRequest{Group: cs.group, MemberId: cs.cfg.memberID}, opts...)
 			})

@@ -15,6 +15,8 @@ import (
 // order:
 //
 //   - QueueID set: that queue, in the group that owns it.
+//   - ShardingKey set and the route incomplete (a broker group could not
+//     be asked): UNAVAILABLE, retried after a route refresh.
 //   - ShardingKey set and the topic spans several groups: queue
 //     queues[fnv1a32(key) % total queue count], sent with has_queue_id.
 //   - ShardingKey set and one group: the key is sent as is and the leader
@@ -30,6 +32,11 @@ func place(rt *topicRoute, m *Message, now time.Time) (group string, pm *pb.Prod
 		}
 		pm.HasQueueId, pm.QueueId = true, *m.QueueID
 		return g.name, pm, nil
+	case m.ShardingKey != "" && rt.incomplete:
+		// The total queue count is unknown: hashing now would move keys
+		// to other queues (and back once the group returns).
+		return "", nil, clientError("Produce", codes.Unavailable,
+			"topic %q: a broker group could not be asked for its queues; sharding keys need the full route", rt.topic)
 	case m.ShardingKey != "" && len(rt.groups) > 1:
 		q := rt.queues[shardHash(m.ShardingKey)%uint32(len(rt.queues))]
 		pm.HasQueueId, pm.QueueId = true, q

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	pb "github.com/raftmq/raftmq/api/raftmqpb"
 	"github.com/raftmq/raftmq/client/internal/fakebroker"
 	"github.com/raftmq/raftmq/internal/testutil"
 )
@@ -306,5 +307,28 @@ func TestPlacementAcrossGroups(t *testing.T) {
 	q9 := uint32(9)
 	if _, err = p.Send(ctx, "t", &Message{QueueID: &q9}); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("unknown queue: %v, want ErrInvalidArgument", err)
+	}
+}
+
+// TestShardingKeyNeedsCompleteRoute: over a route that lacks a broker
+// group, a sharded message is refused as UNAVAILABLE (and retried after
+// a refresh) instead of hashed over fewer queues, which would move keys.
+func TestShardingKeyNeedsCompleteRoute(t *testing.T) {
+	resp := &pb.DescribeTopicResponse{Routes: []*pb.QueueRoute{
+		{QueueId: 0, Group: "g1", LeaderAddr: "a"}, {QueueId: 1, Group: "g1", LeaderAddr: "a"},
+		{QueueId: 4, Group: "g3", LeaderAddr: "c"}, {QueueId: 5, Group: "g3", LeaderAddr: "c"},
+	}}
+	now := time.Now()
+	rt := newTopicRoute("t", resp, now)
+	if _, pm, err := place(rt, &Message{ShardingKey: "k"}, now); err != nil || !pm.GetHasQueueId() {
+		t.Fatalf("complete route: %v, %v", pm, err)
+	}
+	resp.Incomplete = true
+	rt = newTopicRoute("t", resp, now)
+	if _, _, err := place(rt, &Message{ShardingKey: "k"}, now); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("incomplete route: %v, want ErrUnavailable", err)
+	}
+	if _, _, err := place(rt, &Message{Body: []byte("x")}, now); err != nil {
+		t.Fatalf("unsharded message over an incomplete route: %v", err)
 	}
 }

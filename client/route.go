@@ -24,6 +24,9 @@ type topicRoute struct {
 	byQueue map[uint32]*groupRoute // queue id -> owning group
 	byName  map[string]*groupRoute // group name -> group
 	fetched time.Time              // when DescribeTopic answered
+	// incomplete: a broker group could not be asked, so queues may be
+	// missing; sharding keys are not hashed over such a route.
+	incomplete bool
 }
 
 // groupRoute is one broker group serving part of a topic.
@@ -49,6 +52,8 @@ func newTopicRoute(topic string, resp *pb.DescribeTopicResponse, now time.Time) 
 		byQueue: make(map[uint32]*groupRoute),
 		byName:  make(map[string]*groupRoute),
 		fetched: now,
+
+		incomplete: resp.GetIncomplete(),
 	}
 	qs := slices.Clone(resp.GetRoutes())
 	slices.SortFunc(qs, func(a, b *pb.QueueRoute) int { return int(a.GetQueueId()) - int(b.GetQueueId()) })
@@ -80,6 +85,8 @@ func (rt *topicRoute) withLeader(group, addr string) *topicRoute {
 		byQueue: make(map[uint32]*groupRoute, len(rt.byQueue)),
 		byName:  make(map[string]*groupRoute, len(rt.byName)),
 		fetched: rt.fetched,
+
+		incomplete: rt.incomplete,
 	}
 	for _, g := range rt.groups {
 		cp := *g

@@ -827,7 +827,14 @@ type CreateTopicRequest struct {
 	Groups []string `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
 	// local_only creates the part topic.first_queue_id.. in the receiving
 	// node's group (forwarded to its leader).
-	LocalOnly     bool `protobuf:"varint,3,opt,name=local_only,json=localOnly,proto3" json:"local_only,omitempty"`
+	LocalOnly bool `protobuf:"varint,3,opt,name=local_only,json=localOnly,proto3" json:"local_only,omitempty"`
+	// if_absent creates the topic only if no group holds it yet
+	// (auto-creation).
+	IfAbsent bool `protobuf:"varint,4,opt,name=if_absent,json=ifAbsent,proto3" json:"if_absent,omitempty"`
+	// placement: the receiving node's group is the placement group (the
+	// lowest-named one) and must place the topic itself, forwarding only to
+	// its own leader. Nodes set it when they hand a creation over.
+	Placement     bool `protobuf:"varint,5,opt,name=placement,proto3" json:"placement,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -879,6 +886,20 @@ func (x *CreateTopicRequest) GetGroups() []string {
 func (x *CreateTopicRequest) GetLocalOnly() bool {
 	if x != nil {
 		return x.LocalOnly
+	}
+	return false
+}
+
+func (x *CreateTopicRequest) GetIfAbsent() bool {
+	if x != nil {
+		return x.IfAbsent
+	}
+	return false
+}
+
+func (x *CreateTopicRequest) GetPlacement() bool {
+	if x != nil {
+		return x.Placement
 	}
 	return false
 }
@@ -1008,9 +1029,12 @@ func (*DeleteTopicResponse) Descriptor() ([]byte, []int) {
 }
 
 type DescribeTopicRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	LocalOnly     bool                   `protobuf:"varint,2,opt,name=local_only,json=localOnly,proto3" json:"local_only,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Name      string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	LocalOnly bool                   `protobuf:"varint,2,opt,name=local_only,json=localOnly,proto3" json:"local_only,omitempty"`
+	// from_leader (with local_only) answers from the group leader's state
+	// (a follower forwards the call), as placement needs.
+	FromLeader    bool `protobuf:"varint,3,opt,name=from_leader,json=fromLeader,proto3" json:"from_leader,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1055,6 +1079,13 @@ func (x *DescribeTopicRequest) GetName() string {
 func (x *DescribeTopicRequest) GetLocalOnly() bool {
 	if x != nil {
 		return x.LocalOnly
+	}
+	return false
+}
+
+func (x *DescribeTopicRequest) GetFromLeader() bool {
+	if x != nil {
+		return x.FromLeader
 	}
 	return false
 }
@@ -1128,9 +1159,13 @@ func (x *QueueRoute) GetReplicaAddrs() []string {
 }
 
 type DescribeTopicResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Topic         *TopicConfig           `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
-	Routes        []*QueueRoute          `protobuf:"bytes,2,rep,name=routes,proto3" json:"routes,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Topic  *TopicConfig           `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Routes []*QueueRoute          `protobuf:"bytes,2,rep,name=routes,proto3" json:"routes,omitempty"`
+	// incomplete: some broker group could not be asked, so queues it may
+	// hold are missing from routes. Clients must not hash sharding keys over
+	// an incomplete route.
+	Incomplete    bool `protobuf:"varint,3,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1177,6 +1212,13 @@ func (x *DescribeTopicResponse) GetRoutes() []*QueueRoute {
 		return x.Routes
 	}
 	return nil
+}
+
+func (x *DescribeTopicResponse) GetIncomplete() bool {
+	if x != nil {
+		return x.Incomplete
+	}
+	return false
 }
 
 type ListTopicsRequest struct {
@@ -1713,6 +1755,7 @@ type GetOffsetsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
 	Topic         string                 `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
+	LocalOnly     bool                   `protobuf:"varint,3,opt,name=local_only,json=localOnly,proto3" json:"local_only,omitempty"` // this broker group only; otherwise every group's queues
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1759,6 +1802,13 @@ func (x *GetOffsetsRequest) GetTopic() string {
 		return x.Topic
 	}
 	return ""
+}
+
+func (x *GetOffsetsRequest) GetLocalOnly() bool {
+	if x != nil {
+		return x.LocalOnly
+	}
+	return false
 }
 
 type GetOffsetsResponse struct {
@@ -1809,6 +1859,7 @@ type GroupLagRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Group         string                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
 	Topic         string                 `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
+	LocalOnly     bool                   `protobuf:"varint,3,opt,name=local_only,json=localOnly,proto3" json:"local_only,omitempty"` // this broker group only; otherwise every group's queues
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1855,6 +1906,13 @@ func (x *GroupLagRequest) GetTopic() string {
 		return x.Topic
 	}
 	return ""
+}
+
+func (x *GroupLagRequest) GetLocalOnly() bool {
+	if x != nil {
+		return x.LocalOnly
+	}
+	return false
 }
 
 type QueueLag struct {
@@ -2647,32 +2705,39 @@ const file_raftmq_v1_broker_proto_rawDesc = "" +
 	"\vTopicConfig\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06queues\x18\x02 \x01(\rR\x06queues\x12$\n" +
-	"\x0efirst_queue_id\x18\x03 \x01(\rR\ffirstQueueId\"y\n" +
+	"\x0efirst_queue_id\x18\x03 \x01(\rR\ffirstQueueId\"\xb4\x01\n" +
 	"\x12CreateTopicRequest\x12,\n" +
 	"\x05topic\x18\x01 \x01(\v2\x16.raftmq.v1.TopicConfigR\x05topic\x12\x16\n" +
 	"\x06groups\x18\x02 \x03(\tR\x06groups\x12\x1d\n" +
 	"\n" +
-	"local_only\x18\x03 \x01(\bR\tlocalOnly\"\x15\n" +
+	"local_only\x18\x03 \x01(\bR\tlocalOnly\x12\x1b\n" +
+	"\tif_absent\x18\x04 \x01(\bR\bifAbsent\x12\x1c\n" +
+	"\tplacement\x18\x05 \x01(\bR\tplacement\"\x15\n" +
 	"\x13CreateTopicResponse\"G\n" +
 	"\x12DeleteTopicRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
 	"local_only\x18\x02 \x01(\bR\tlocalOnly\"\x15\n" +
-	"\x13DeleteTopicResponse\"I\n" +
+	"\x13DeleteTopicResponse\"j\n" +
 	"\x14DescribeTopicRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
-	"local_only\x18\x02 \x01(\bR\tlocalOnly\"\x83\x01\n" +
+	"local_only\x18\x02 \x01(\bR\tlocalOnly\x12\x1f\n" +
+	"\vfrom_leader\x18\x03 \x01(\bR\n" +
+	"fromLeader\"\x83\x01\n" +
 	"\n" +
 	"QueueRoute\x12\x19\n" +
 	"\bqueue_id\x18\x01 \x01(\rR\aqueueId\x12\x14\n" +
 	"\x05group\x18\x02 \x01(\tR\x05group\x12\x1f\n" +
 	"\vleader_addr\x18\x03 \x01(\tR\n" +
 	"leaderAddr\x12#\n" +
-	"\rreplica_addrs\x18\x04 \x03(\tR\freplicaAddrs\"t\n" +
+	"\rreplica_addrs\x18\x04 \x03(\tR\freplicaAddrs\"\x94\x01\n" +
 	"\x15DescribeTopicResponse\x12,\n" +
 	"\x05topic\x18\x01 \x01(\v2\x16.raftmq.v1.TopicConfigR\x05topic\x12-\n" +
-	"\x06routes\x18\x02 \x03(\v2\x15.raftmq.v1.QueueRouteR\x06routes\"2\n" +
+	"\x06routes\x18\x02 \x03(\v2\x15.raftmq.v1.QueueRouteR\x06routes\x12\x1e\n" +
+	"\n" +
+	"incomplete\x18\x03 \x01(\bR\n" +
+	"incomplete\"2\n" +
 	"\x11ListTopicsRequest\x12\x1d\n" +
 	"\n" +
 	"local_only\x18\x01 \x01(\bR\tlocalOnly\"D\n" +
@@ -2706,15 +2771,19 @@ const file_raftmq_v1_broker_proto_rawDesc = "" +
 	"\x14CommitOffsetsRequest\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x121\n" +
 	"\aoffsets\x18\x02 \x03(\v2\x17.raftmq.v1.OffsetCommitR\aoffsets\"\x17\n" +
-	"\x15CommitOffsetsResponse\"?\n" +
+	"\x15CommitOffsetsResponse\"^\n" +
 	"\x11GetOffsetsRequest\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x14\n" +
-	"\x05topic\x18\x02 \x01(\tR\x05topic\"G\n" +
+	"\x05topic\x18\x02 \x01(\tR\x05topic\x12\x1d\n" +
+	"\n" +
+	"local_only\x18\x03 \x01(\bR\tlocalOnly\"G\n" +
 	"\x12GetOffsetsResponse\x121\n" +
-	"\aoffsets\x18\x01 \x03(\v2\x17.raftmq.v1.OffsetCommitR\aoffsets\"=\n" +
+	"\aoffsets\x18\x01 \x03(\v2\x17.raftmq.v1.OffsetCommitR\aoffsets\"\\\n" +
 	"\x0fGroupLagRequest\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x14\n" +
-	"\x05topic\x18\x02 \x01(\tR\x05topic\"t\n" +
+	"\x05topic\x18\x02 \x01(\tR\x05topic\x12\x1d\n" +
+	"\n" +
+	"local_only\x18\x03 \x01(\bR\tlocalOnly\"t\n" +
 	"\bQueueLag\x12\x19\n" +
 	"\bqueue_id\x18\x01 \x01(\rR\aqueueId\x12\x1c\n" +
 	"\tcommitted\x18\x02 \x01(\x04R\tcommitted\x12\x1d\n" +

@@ -137,7 +137,7 @@ func (g *gossip) directory(peers []peer) *gossipDirectory {
 	for _, p := range peers {
 		static[p.ID] = p.GRPCAddr
 	}
-	return &gossipDirectory{m: g.m, group: g.cfg.Group, static: static}
+	return newGossipDirectory(g.m, g.cfg.Group, static)
 }
 
 // start runs the leader loop over node until stop.

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/raftmq/raftmq/api/raftmqpb"
 	"github.com/raftmq/raftmq/client"
 	"github.com/raftmq/raftmq/internal/testutil"
@@ -130,4 +133,51 @@ func addrOf(n *gossipNode) string {
 		}
 	}
 	return ""
+}
+
+// TestStoppedGroupStaysKnown: a group whose only node shut down (gossip
+// "left") is still known, so placing a topic it holds part of and
+// deleting a topic it holds are refused as UNAVAILABLE instead of
+// reusing its queue ids or leaving its part behind.
+func TestStoppedGroupStaysKnown(t *testing.T) {
+	tightenGossip(t)
+	seeds := []string{testutil.FreeAddr(t), testutil.FreeAddr(t)}
+	a := newGroupNode(t, "a1", "ga", 1, filepath.Join(t.TempDir(), "data"), seeds[0], seeds)
+	b := newGroupNode(t, "b1", "gb", 1, filepath.Join(t.TempDir(), "data"), seeds[1], seeds)
+	a.start(t)
+	b.start(t)
+	defer a.shutdown(t)
+	defer b.shutdown(t)
+	testutil.WaitFor(t, 30*time.Second, "both groups led", func() bool {
+		st := a.status(t)
+		return len(st) == 2 && st[0].GetRole() == "leader" && st[1].GetRole() == "leader"
+	})
+	ctx, cancel := callCtx(t)
+	defer cancel()
+	if _, err := a.cl.CreateTopic(ctx, &raftmqpb.CreateTopicRequest{Topic: &raftmqpb.TopicConfig{Name: "spread", Queues: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.cl.CreateTopic(ctx, &raftmqpb.CreateTopicRequest{Topic: &raftmqpb.TopicConfig{Name: "onlyb", Queues: 2}, Groups: []string{"gb"}}); err != nil {
+		t.Fatal(err)
+	}
+	b.shutdown(t)
+	testutil.WaitFor(t, 30*time.Second, "b1 unreachable in a's status", func() bool {
+		st := a.status(t)
+		return len(st) == 2 && st[1].GetNodeId() == "b1" && !st[1].GetReachable()
+	})
+	ctx2, cancel2 := callCtx(t)
+	defer cancel2()
+	_, err := a.cl.CreateTopic(ctx2, &raftmqpb.CreateTopicRequest{Topic: &raftmqpb.TopicConfig{Name: "onlyb", Queues: 2}})
+	if status.Code(err) != codes.Unavailable {
+		t.Errorf("create of onlyb (gb holds [0,2)) with gb stopped: %v, want UNAVAILABLE", err)
+	}
+	_, err = a.cl.DeleteTopic(ctx2, &raftmqpb.DeleteTopicRequest{Name: "spread"})
+	if status.Code(err) != codes.Unavailable {
+		t.Errorf("delete of spread with gb stopped: %v, want UNAVAILABLE (gb's part remains)", err)
+	}
+	// Only gb holds onlyb: its route is unavailable, not "not found".
+	resp, err := a.cl.DescribeTopic(ctx2, &raftmqpb.DescribeTopicRequest{Name: "onlyb"})
+	if status.Code(err) != codes.Unavailable {
+		t.Errorf("describe of onlyb with gb stopped: %v, %v, want UNAVAILABLE", resp, err)
+	}
 }
