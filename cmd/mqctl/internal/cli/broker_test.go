@@ -73,10 +73,11 @@ func startBroker(t *testing.T, autoCreate bool) string {
 		code, _, _ := runQuiet(t, "health", "-s", addr, "--timeout", "1s")
 		return code == ExitOK
 	})
-	// Health is SERVING as soon as gRPC serves; wait for the election too.
-	testutil.WaitFor(t, 20*time.Second, "a leader", func() bool {
-		code, out, _ := runQuiet(t, "cluster", "status", "-s", addr, "--timeout", "1s")
-		return code == ExitOK && strings.Contains(out, "leader")
+	// Health is SERVING as soon as gRPC serves; wait for the election and
+	// for the leader to apply its first entry too.
+	testutil.WaitFor(t, 20*time.Second, "a leader that applied an entry", func() bool {
+		code, out, _ := runQuiet(t, "cluster", "status", "-s", addr, "--timeout", "1s", "--json")
+		return code == ExitOK && strings.Contains(out, `"role": "leader"`) && !strings.Contains(out, `"applied_index": 0,`)
 	})
 	return addr
 }
