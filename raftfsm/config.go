@@ -36,8 +36,11 @@ type Config struct {
 	// under Raft: the Raft log is fsynced before an entry commits, and a
 	// snapshot fsyncs the store before it claims an index.
 	Store store.Options
-	// LogStore chooses the Raft log and stable store: "boltdb"
-	// (hashicorp/raft-boltdb, the default) or "wal" (hashicorp/raft-wal).
+	// LogStore chooses the Raft log and stable store of a new data
+	// directory: LogStoreWAL (hashicorp/raft-wal, the default: one write
+	// and one fsync per append) or LogStoreBoltDB (hashicorp/raft-boltdb:
+	// two fdatasyncs and several page writes per append). A directory
+	// that already holds Raft state keeps the store it was created with.
 	LogStore string
 
 	// Raft timing; see hashicorp/raft's Config.
@@ -67,7 +70,7 @@ func DefaultConfig() Config {
 	so.FlushMode = store.FlushAsync
 	return Config{
 		Store:              so,
-		LogStore:           "boltdb",
+		LogStore:           LogStoreWAL,
 		HeartbeatTimeout:   1000 * time.Millisecond,
 		ElectionTimeout:    1000 * time.Millisecond,
 		LeaderLeaseTimeout: 500 * time.Millisecond,
@@ -104,7 +107,7 @@ func (c Config) Validate() error {
 		return errors.New("raftfsm: Dir is required")
 	case c.RaftBind == "":
 		return errors.New("raftfsm: RaftBind is required")
-	case c.LogStore != "boltdb" && c.LogStore != "wal":
+	case c.LogStore != LogStoreBoltDB && c.LogStore != LogStoreWAL:
 		return fmt.Errorf("raftfsm: LogStore %q: want boltdb or wal", c.LogStore)
 	case c.HeartbeatTimeout <= 0 || c.ElectionTimeout <= 0 || c.LeaderLeaseTimeout <= 0 || c.CommitTimeout <= 0:
 		return errors.New("raftfsm: Raft timeouts must be positive")

@@ -345,7 +345,7 @@ func TestWipedFollowerIsRebuiltBySnapshot(t *testing.T) {
 // between: snapshots (cheap here) let Raft compact its log, so the log does
 // not grow with the history.
 func TestRaftLogStaysBounded(t *testing.T) {
-	for _, ls := range []string{"boltdb", "wal"} {
+	for _, ls := range []string{LogStoreBoltDB, LogStoreWAL} {
 		t.Run(ls, func(t *testing.T) {
 			c := newCluster(t, 1, func(cfg *Config) { cfg.LogStore = ls })
 			_, l := c.leader()

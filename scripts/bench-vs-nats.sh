@@ -19,7 +19,11 @@
 # Usage: scripts/bench-vs-nats.sh          (from the repository root)
 # Environment: SYNC_MSGS (default 2000), ASYNC_MSGS (default 200000),
 #   SIZE (default 1024), BASE_PORT (default 24000), KEEP=1 keeps the
-#   temporary directory.
+#   temporary directory; REPLICAS (default "3 1"), WORKLOADS (default
+#   "sync async cons"), SKIP_NATS=1 runs the raftmq half only,
+#   RAFTMQ_FLAGS adds daemon flags (e.g. "--raft-log-store boltdb"),
+#   CLIENT_BATCH is the raftmq client batch of the async workload
+#   (default 128).
 set -euo pipefail
 
 NATS_SERVER_VERSION=v2.15.2
@@ -28,6 +32,10 @@ SYNC_MSGS=${SYNC_MSGS:-2000}
 ASYNC_MSGS=${ASYNC_MSGS:-200000}
 SIZE=${SIZE:-1024}
 BASE_PORT=${BASE_PORT:-24000}
+REPLICAS=${REPLICAS:-3 1}
+WORKLOADS=${WORKLOADS:-sync async cons}
+RAFTMQ_FLAGS=${RAFTMQ_FLAGS:-}
+CLIENT_BATCH=${CLIENT_BATCH:-128}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -52,6 +60,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log() { echo "bench-vs-nats: $*" >&2; }
+
+# want WORKLOAD: whether WORKLOADS names it.
+want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 
 # write_bytes PID... prints the sum of write_bytes of the processes.
 write_bytes() {
@@ -82,8 +93,12 @@ wait_port() { # host:port
 NATS_OK=1
 NATSBIN="$TMP/natsbin"
 mkdir -p "$NATSBIN"
-log "go install nats-server $NATS_SERVER_VERSION and natscli $NATSCLI_VERSION into $NATSBIN"
-if ! GOBIN=$NATSBIN go install "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION" >"$TMP/install-server.log" 2>&1; then
+if [[ ${SKIP_NATS:-0} == 1 ]]; then
+	NATS_OK=0
+	log "SKIP_NATS=1: running the raftmq half only"
+fi
+[[ $NATS_OK == 1 ]] && log "go install nats-server $NATS_SERVER_VERSION and natscli $NATSCLI_VERSION into $NATSBIN"
+if [[ $NATS_OK == 1 ]] && ! GOBIN=$NATSBIN go install "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION" >"$TMP/install-server.log" 2>&1; then
 	log "NATS SKIPPED: go install nats-server@$NATS_SERVER_VERSION failed (see below); running the raftmq half only"
 	tail -5 "$TMP/install-server.log" >&2
 	NATS_OK=0
@@ -179,13 +194,19 @@ nats_half() {
 	local r
 	log "starting three nats-server processes (JetStream, sync_interval: always)"
 	start_nats || return 0
-	for r in 3 1; do
-		log "NATS R$r: sync"
-		nats_run "$r" sync pub sync --create --replicas "$r" --msgs "$SYNC_MSGS" --clients 1 "bench.r$r"
-		log "NATS R$r: async 4x500"
-		nats_run "$r" async pub async --purge --clients 4 --batch 500 --msgs "$ASYNC_MSGS" "bench.r$r"
-		log "NATS R$r: consume"
-		nats_run "$r" cons consume --clients 1 --msgs "$ASYNC_MSGS"
+	for r in $REPLICAS; do
+		if want sync; then
+			log "NATS R$r: sync"
+			nats_run "$r" sync pub sync --create --replicas "$r" --msgs "$SYNC_MSGS" --clients 1 "bench.r$r"
+		fi
+		if want async; then
+			log "NATS R$r: async 4x500"
+			nats_run "$r" async pub async --create --replicas "$r" --purge --clients 4 --batch 500 --msgs "$ASYNC_MSGS" "bench.r$r"
+		fi
+		if want cons; then
+			log "NATS R$r: consume"
+			nats_run "$r" cons consume --clients 1 --msgs "$ASYNC_MSGS"
+		fi
 	done
 }
 
@@ -203,7 +224,9 @@ start_raftmq() {
 		mkdir -p "$TMP/raftmq-$base-$i/data"
 		args=(--node-id "n$i" --group bench --data-dir "$TMP/raftmq-$base-$i/data"
 			--grpc-addr "127.0.0.1:$((base + i))" --raft-addr "127.0.0.1:$((base + 10 + i))"
-			--peers "$peers" --bootstrap --flush sync --log-level warn)
+			--peers "$peers" --bootstrap --log-level warn)
+		# shellcheck disable=SC2206 # RAFTMQ_FLAGS is split on purpose
+		args+=($RAFTMQ_FLAGS)
 		bin/raftmq "${args[@]}" >"$TMP/raftmq-$base-$i/log" 2>&1 &
 		PIDS+=($!)
 		RAFTMQ_PIDS+=($!)
@@ -252,19 +275,26 @@ raftmq_run() {
 
 raftmq_half() {
 	local r base servers i
-	for r in 3 1; do
+	for r in $REPLICAS; do
 		base=$((BASE_PORT + 100 * r))
-		log "starting $r raftmq process(es) (--flush sync)"
+		log "starting $r raftmq process(es) ${RAFTMQ_FLAGS:-(default flags)}"
 		start_raftmq "$r" "$base" || { stop_raftmq; continue; }
 		servers=""
 		for i in $(seq 1 "$r"); do servers+="127.0.0.1:$((base + i)),"; done
 		servers=${servers%,}
-		log "raftmq R$r: sync"
-		raftmq_run "$r" "$servers" sync produce --topic "bench-r$r" --queues 8 --producers 1 --inflight 1 --count "$SYNC_MSGS"
-		log "raftmq R$r: async 4x500"
-		raftmq_run "$r" "$servers" async produce --topic "bench-r$r-async" --queues 8 --producers 4 --inflight 500 --count "$ASYNC_MSGS"
-		log "raftmq R$r: consume"
-		raftmq_run "$r" "$servers" cons consume --topic "bench-r$r-async" --group "bench-r$r" --count "$ASYNC_MSGS" --batch 256
+		if want sync; then
+			log "raftmq R$r: sync"
+			raftmq_run "$r" "$servers" sync produce --topic "bench-r$r" --queues 8 --producers 1 --inflight 1 --count "$SYNC_MSGS"
+		fi
+		if want async || want cons; then
+			log "raftmq R$r: async 4x500"
+			raftmq_run "$r" "$servers" async produce --topic "bench-r$r-async" --queues 8 --producers 4 --inflight 500 \
+				--batch "$CLIENT_BATCH" --count "$ASYNC_MSGS"
+		fi
+		if want cons; then
+			log "raftmq R$r: consume"
+			raftmq_run "$r" "$servers" cons consume --topic "bench-r$r-async" --group "bench-r$r" --count "$ASYNC_MSGS" --batch 256
+		fi
 		stop_raftmq
 	done
 }
@@ -286,8 +316,8 @@ print_table() {
 	echo "latency p50/p99 in ms; B/msg/node = bytes written per message per server process"
 	printf '%-16s %12s %12s %8s %16s %16s %12s %12s\n' workload "raftmq msg/s" "NATS msg/s" ratio \
 		"raftmq p50/p99" "NATS p50/p99" "raftmq B/msg" "NATS B/msg"
-	for r in 3 1; do
-		for w in sync async cons; do
+	for r in $REPLICAS; do
+		for w in $WORKLOADS; do
 			case $w in
 			sync) name="R$r sync x1" ;;
 			async) name="R$r async 4x500" ;;
