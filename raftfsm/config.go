@@ -56,6 +56,12 @@ type Config struct {
 	TrailingLogs      uint64
 	// MaxAppendEntries bounds entries per AppendEntries RPC.
 	MaxAppendEntries int
+	// LogCacheEntries is how many of the newest Raft log entries are kept
+	// in memory (hashicorp/raft's LogCache), so that replicating them to
+	// followers and applying them does not read them back from the log
+	// store; 0 disables the cache. Each entry holds at most one produce
+	// batch (broker MaxBatchBytes).
+	LogCacheEntries int
 	// ApplyTimeout bounds how long a command may wait to enter Raft's queue.
 	ApplyTimeout time.Duration
 
@@ -79,6 +85,7 @@ func DefaultConfig() Config {
 		SnapshotThreshold:  4096,
 		TrailingLogs:       8192,
 		MaxAppendEntries:   256,
+		LogCacheEntries:    64,
 		ApplyTimeout:       5 * time.Second,
 	}
 }
@@ -115,6 +122,8 @@ func (c Config) Validate() error {
 		return errors.New("raftfsm: LeaderLeaseTimeout must not exceed HeartbeatTimeout")
 	case c.SnapshotInterval <= 0 || c.SnapshotThreshold == 0 || c.MaxAppendEntries <= 0 || c.ApplyTimeout <= 0:
 		return errors.New("raftfsm: snapshot and apply settings must be positive")
+	case c.LogCacheEntries < 0:
+		return errors.New("raftfsm: LogCacheEntries must not be negative")
 	case c.MaxAppendEntries > 1024:
 		return errors.New("raftfsm: MaxAppendEntries must be at most 1024 (hashicorp/raft's limit)")
 	}

@@ -161,6 +161,11 @@ func (n *Node) startRaft(raftDir string) error {
 	if err != nil {
 		return err
 	}
+	if n.cfg.LogCacheEntries > 0 {
+		if logs, err = raft.NewLogCache(n.cfg.LogCacheEntries, logs); err != nil {
+			return fmt.Errorf("raftfsm: raft log cache: %w", err)
+		}
+	}
 	n.logStore = logs
 	hl := hclogFor(n.log)
 	var adv net.Addr
