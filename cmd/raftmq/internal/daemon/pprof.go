@@ -11,14 +11,15 @@ import (
 )
 
 // startPprof serves net/http/pprof's handlers on addr until the returned
-// stop function is called. An empty addr serves nothing.
-func startPprof(addr string, log *slog.Logger) (stop func(), err error) {
+// stop function is called, and returns the address it listens on. An
+// empty addr serves nothing.
+func startPprof(addr string, log *slog.Logger) (bound string, stop func(), err error) {
 	if addr == "" {
-		return func() {}, nil
+		return "", func() {}, nil
 	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen for pprof: %w", err)
+		return "", nil, fmt.Errorf("listen for pprof: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -35,7 +36,7 @@ func startPprof(addr string, log *slog.Logger) (stop func(), err error) {
 		}
 	}()
 	log.Info("pprof listening", "addr", lis.Addr().String())
-	return func() {
+	return lis.Addr().String(), func() {
 		_ = srv.Close()
 		<-done
 	}, nil
