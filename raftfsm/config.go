@@ -36,8 +36,11 @@ type Config struct {
 	// under Raft: the Raft log is fsynced before an entry commits, and a
 	// snapshot fsyncs the store before it claims an index.
 	Store store.Options
-	// LogStore chooses the Raft log and stable store: "boltdb"
-	// (hashicorp/raft-boltdb, the default) or "wal" (hashicorp/raft-wal).
+	// LogStore chooses the Raft log and stable store of a new data
+	// directory: LogStoreWAL (hashicorp/raft-wal, the default: one write
+	// and one fsync per append) or LogStoreBoltDB (hashicorp/raft-boltdb:
+	// two fdatasyncs and several page writes per append). A directory
+	// that already holds Raft state keeps the store it was created with.
 	LogStore string
 
 	// Raft timing; see hashicorp/raft's Config.
@@ -53,6 +56,12 @@ type Config struct {
 	TrailingLogs      uint64
 	// MaxAppendEntries bounds entries per AppendEntries RPC.
 	MaxAppendEntries int
+	// LogCacheEntries is how many of the newest Raft log entries are kept
+	// in memory (hashicorp/raft's LogCache), so that replicating them to
+	// followers and applying them does not read them back from the log
+	// store; 0 disables the cache. Each entry holds at most one produce
+	// batch (broker MaxBatchBytes).
+	LogCacheEntries int
 	// ApplyTimeout bounds how long a command may wait to enter Raft's queue.
 	ApplyTimeout time.Duration
 
@@ -78,7 +87,7 @@ func DefaultConfig() Config {
 	so.FlushMode = store.FlushAsync
 	return Config{
 		Store:              so,
-		LogStore:           "boltdb",
+		LogStore:           LogStoreWAL,
 		HeartbeatTimeout:   1000 * time.Millisecond,
 		ElectionTimeout:    1000 * time.Millisecond,
 		LeaderLeaseTimeout: 500 * time.Millisecond,
@@ -87,6 +96,7 @@ func DefaultConfig() Config {
 		SnapshotThreshold:  4096,
 		TrailingLogs:       8192,
 		MaxAppendEntries:   256,
+		LogCacheEntries:    64,
 		ApplyTimeout:       5 * time.Second,
 		ScrubInterval:      6 * time.Hour,
 		RepairRetry:        time.Second,
@@ -121,7 +131,7 @@ func (c Config) Validate() error {
 		return errors.New("raftfsm: Dir is required")
 	case c.RaftBind == "":
 		return errors.New("raftfsm: RaftBind is required")
-	case c.LogStore != "boltdb" && c.LogStore != "wal":
+	case c.LogStore != LogStoreBoltDB && c.LogStore != LogStoreWAL:
 		return fmt.Errorf("raftfsm: LogStore %q: want boltdb or wal", c.LogStore)
 	case c.HeartbeatTimeout <= 0 || c.ElectionTimeout <= 0 || c.LeaderLeaseTimeout <= 0 || c.CommitTimeout <= 0:
 		return errors.New("raftfsm: Raft timeouts must be positive")
@@ -131,6 +141,8 @@ func (c Config) Validate() error {
 		return errors.New("raftfsm: snapshot and apply settings must be positive")
 	case c.ScrubInterval <= 0 || c.RepairRetry <= 0 || c.RepairTimeout <= 0:
 		return errors.New("raftfsm: scrub and repair intervals must be positive")
+	case c.LogCacheEntries < 0:
+		return errors.New("raftfsm: LogCacheEntries must not be negative")
 	case c.MaxAppendEntries > 1024:
 		return errors.New("raftfsm: MaxAppendEntries must be at most 1024 (hashicorp/raft's limit)")
 	}

@@ -14,9 +14,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	raftwal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/metadb"
 
 	"github.com/raftmq/raftmq/store"
 )
@@ -178,6 +175,14 @@ func (n *Node) replaySystem(st *store.Store, from int64) error {
 
 func (n *Node) startRaft() error {
 	logs, stable := n.logStore, n.stable
+	if n.cfg.LogCacheEntries > 0 {
+		cached, err := raft.NewLogCache(n.cfg.LogCacheEntries, logs)
+		if err != nil {
+			return fmt.Errorf("raftfsm: raft log cache: %w", err)
+		}
+		logs = cached
+		n.logStore = logs
+	}
 	hl := hclogFor(n.log)
 	var adv net.Addr
 	var err error
@@ -243,32 +248,6 @@ func (n *Node) bootstrapConfig() raft.Configuration {
 		servers = append(servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr)})
 	}
 	return raft.Configuration{Servers: servers}
-}
-
-func (n *Node) openLogStore(raftDir string) (raft.LogStore, raft.StableStore, error) {
-	if n.cfg.LogStore == "wal" {
-		dir := filepath.Join(raftDir, "wal")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, nil, err
-		}
-		// raft-wal v0.4.0's WAL.Close leaves its meta database open (and
-		// its bolt file locked, so a restart in the same process hangs):
-		// own the meta store and close it after the WAL.
-		meta := &metadb.BoltMetaDB{}
-		w, err := raftwal.Open(dir, raftwal.WithMetaStore(meta))
-		if err != nil {
-			meta.Close()
-			return nil, nil, fmt.Errorf("raftfsm: open raft-wal: %w", err)
-		}
-		n.closer = append(n.closer, w.Close, meta.Close)
-		return w, w, nil
-	}
-	b, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")})
-	if err != nil {
-		return nil, nil, fmt.Errorf("raftfsm: open raft-boltdb: %w", err)
-	}
-	n.closer = append(n.closer, b.Close)
-	return b, b, nil
 }
 
 // installStaged swaps a snapshot received from the leader in as this

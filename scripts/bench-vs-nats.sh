@@ -19,7 +19,11 @@
 # Usage: scripts/bench-vs-nats.sh          (from the repository root)
 # Environment: SYNC_MSGS (default 2000), ASYNC_MSGS (default 200000),
 #   SIZE (default 1024), BASE_PORT (default 24000), KEEP=1 keeps the
-#   temporary directory.
+#   temporary directory; REPLICAS (default "3 1"), WORKLOADS (default
+#   "sync async cons"), SKIP_NATS=1 runs the raftmq half only,
+#   RAFTMQ_FLAGS adds daemon flags (e.g. "--raft-log-store boltdb"),
+#   CLIENT_BATCH is the raftmq client batch of the async workload
+#   (default 500: like NATS's --batch 500, one window per producer).
 set -euo pipefail
 
 NATS_SERVER_VERSION=v2.15.2
@@ -28,6 +32,10 @@ SYNC_MSGS=${SYNC_MSGS:-2000}
 ASYNC_MSGS=${ASYNC_MSGS:-200000}
 SIZE=${SIZE:-1024}
 BASE_PORT=${BASE_PORT:-24000}
+REPLICAS=${REPLICAS:-3 1}
+WORKLOADS=${WORKLOADS:-sync async cons}
+RAFTMQ_FLAGS=${RAFTMQ_FLAGS:-}
+CLIENT_BATCH=${CLIENT_BATCH:-500}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -53,6 +61,9 @@ trap 'exit 130' INT TERM
 
 log() { echo "bench-vs-nats: $*" >&2; }
 
+# want WORKLOAD: whether WORKLOADS names it.
+want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
+
 # write_bytes PID... prints the sum of write_bytes of the processes.
 write_bytes() {
 	local pid sum=0 v
@@ -62,6 +73,34 @@ write_bytes() {
 	done
 	echo "$sum"
 }
+
+# DISK is the block device holding the temporary directory (for
+# /proc/diskstats); disk_stat prints its sectors written and milliseconds
+# busy, and disk_rate BEFORE AFTER SECONDS prints "MB/s written, % busy"
+# of the whole device (other processes' I/O included).
+DISK=$(basename "$(df --output=source "$TMP" | tail -1)")
+disk_stat() { awk -v d="$DISK" '$3 == d { print $10, $13 }' /proc/diskstats; }
+disk_rate() {
+	awk -v b="$1" -v a="$2" -v s="$3" 'BEGIN {
+		split(b, x, " "); split(a, y, " ");
+		if (s > 0 && x[1] != "") printf "%.0f/%.0f%%", (y[1] - x[1]) * 512 / s / 1e6, (y[2] - x[2]) / s / 10; else print "n/a"
+	}'
+}
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+# cpu_ticks PID... prints the CPU time (user+system, clock ticks) of the
+# processes; cpu_us_msg DELTA MSGS prints it in microseconds per message.
+cpu_ticks() {
+	local pid sum=0 v
+	for pid in "$@"; do
+		v=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+		sum=$((sum + v))
+	done
+	echo "$sum"
+}
+HZ=$(getconf CLK_TCK)
+cpu_us_msg() { awk -v d="$1" -v m="$2" -v hz="$HZ" 'BEGIN { if (m > 0) printf "%.0f", d * 1e6 / hz / m; else print "n/a" }'; }
 
 # per_node_msg DELTA NODES MSGS prints DELTA/NODES/MSGS with no decimals.
 per_node_msg() {
@@ -82,8 +121,12 @@ wait_port() { # host:port
 NATS_OK=1
 NATSBIN="$TMP/natsbin"
 mkdir -p "$NATSBIN"
-log "go install nats-server $NATS_SERVER_VERSION and natscli $NATSCLI_VERSION into $NATSBIN"
-if ! GOBIN=$NATSBIN go install "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION" >"$TMP/install-server.log" 2>&1; then
+if [[ ${SKIP_NATS:-0} == 1 ]]; then
+	NATS_OK=0
+	log "SKIP_NATS=1: running the raftmq half only"
+fi
+[[ $NATS_OK == 1 ]] && log "go install nats-server $NATS_SERVER_VERSION and natscli $NATSCLI_VERSION into $NATSBIN"
+if [[ $NATS_OK == 1 ]] && ! GOBIN=$NATSBIN go install "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION" >"$TMP/install-server.log" 2>&1; then
 	log "NATS SKIPPED: go install nats-server@$NATS_SERVER_VERSION failed (see below); running the raftmq half only"
 	tail -5 "$TMP/install-server.log" >&2
 	NATS_OK=0
@@ -159,6 +202,10 @@ nats_run() {
 	local r=$1 w=$2 out="$TMP/nats-r$1-$2.out" before after msgs
 	shift 2
 	before=$(write_bytes "${NATS_PIDS[@]}")
+	local d0 t0 c0 c1
+	d0=$(disk_stat)
+	t0=$(now)
+	c0=$(cpu_ticks "${NATS_PIDS[@]}")
 	if ! "$NATSBIN/nats" -s "nats://127.0.0.1:$((BASE_PORT + 1))" bench js "$@" --no-progress \
 		--size "$SIZE" --stream "bench-r$r" >"$out" 2>&1; then
 		log "nats bench js $* failed:"
@@ -166,7 +213,10 @@ nats_run() {
 		return 0
 	fi
 	after=$(write_bytes "${NATS_PIDS[@]}")
+	R[nats.$r.$w.disk]=$(disk_rate "$d0" "$(disk_stat)" "$(secs "$t0" "$(now)")")
+	c1=$(cpu_ticks "${NATS_PIDS[@]}")
 	msgs=$(grep -oE 'msgs=[0-9,]+' "$out" | head -1 | sed 's/msgs=//' | tr -d ,)
+	R[nats.$r.$w.cpu]=$(cpu_us_msg $((c1 - c0)) "$msgs")
 	R[nats.$r.$w.rate]=$(nats_parse "$out" rate)
 	if [[ $w == sync ]]; then
 		R[nats.$r.$w.p50]=$(nats_parse "$out" p50)
@@ -179,13 +229,19 @@ nats_half() {
 	local r
 	log "starting three nats-server processes (JetStream, sync_interval: always)"
 	start_nats || return 0
-	for r in 3 1; do
-		log "NATS R$r: sync"
-		nats_run "$r" sync pub sync --create --replicas "$r" --msgs "$SYNC_MSGS" --clients 1 "bench.r$r"
-		log "NATS R$r: async 4x500"
-		nats_run "$r" async pub async --purge --clients 4 --batch 500 --msgs "$ASYNC_MSGS" "bench.r$r"
-		log "NATS R$r: consume"
-		nats_run "$r" cons consume --clients 1 --msgs "$ASYNC_MSGS"
+	for r in $REPLICAS; do
+		if want sync; then
+			log "NATS R$r: sync"
+			nats_run "$r" sync pub sync --create --replicas "$r" --msgs "$SYNC_MSGS" --clients 1 "bench.r$r"
+		fi
+		if want async; then
+			log "NATS R$r: async 4x500"
+			nats_run "$r" async pub async --create --replicas "$r" --purge --clients 4 --batch 500 --msgs "$ASYNC_MSGS" "bench.r$r"
+		fi
+		if want cons; then
+			log "NATS R$r: consume"
+			nats_run "$r" cons consume --clients 1 --msgs "$ASYNC_MSGS"
+		fi
 	done
 }
 
@@ -203,7 +259,9 @@ start_raftmq() {
 		mkdir -p "$TMP/raftmq-$base-$i/data"
 		args=(--node-id "n$i" --group bench --data-dir "$TMP/raftmq-$base-$i/data"
 			--grpc-addr "127.0.0.1:$((base + i))" --raft-addr "127.0.0.1:$((base + 10 + i))"
-			--peers "$peers" --bootstrap --flush sync --log-level warn)
+			--peers "$peers" --bootstrap --log-level warn)
+		# shellcheck disable=SC2206 # RAFTMQ_FLAGS is split on purpose
+		args+=($RAFTMQ_FLAGS)
 		bin/raftmq "${args[@]}" >"$TMP/raftmq-$base-$i/log" 2>&1 &
 		PIDS+=($!)
 		RAFTMQ_PIDS+=($!)
@@ -235,13 +293,20 @@ raftmq_run() {
 	local r=$1 servers=$2 w=$3 out="$TMP/raftmq-r$1-$3.out" before after msgs
 	shift 3
 	before=$(write_bytes "${RAFTMQ_PIDS[@]}")
+	local d0 t0 c0 c1
+	d0=$(disk_stat)
+	t0=$(now)
+	c0=$(cpu_ticks "${RAFTMQ_PIDS[@]}")
 	if ! bin/mqctl -s "$servers" --timeout 30s --json bench "$@" --size "$SIZE" >"$out" 2>"$out.err"; then
 		log "mqctl bench $* failed:"
 		tail -5 "$out.err" >&2
 	fi
 	after=$(write_bytes "${RAFTMQ_PIDS[@]}")
+	R[raftmq.$r.$w.disk]=$(disk_rate "$d0" "$(disk_stat)" "$(secs "$t0" "$(now)")")
+	c1=$(cpu_ticks "${RAFTMQ_PIDS[@]}")
 	msgs=$(json_field "$out" messages)
 	[[ -n $msgs ]] || return 0
+	R[raftmq.$r.$w.cpu]=$(cpu_us_msg $((c1 - c0)) "$msgs")
 	R[raftmq.$r.$w.rate]=$(printf '%.0f' "$(json_field "$out" msg_per_sec)")
 	if [[ $w != cons ]]; then
 		R[raftmq.$r.$w.p50]=$(awk -v v="$(json_field "$out" p50)" 'BEGIN { printf "%.2f", v / 1000 }')
@@ -252,19 +317,26 @@ raftmq_run() {
 
 raftmq_half() {
 	local r base servers i
-	for r in 3 1; do
+	for r in $REPLICAS; do
 		base=$((BASE_PORT + 100 * r))
-		log "starting $r raftmq process(es) (--flush sync)"
+		log "starting $r raftmq process(es) ${RAFTMQ_FLAGS:-(default flags)}"
 		start_raftmq "$r" "$base" || { stop_raftmq; continue; }
 		servers=""
 		for i in $(seq 1 "$r"); do servers+="127.0.0.1:$((base + i)),"; done
 		servers=${servers%,}
-		log "raftmq R$r: sync"
-		raftmq_run "$r" "$servers" sync produce --topic "bench-r$r" --queues 8 --producers 1 --inflight 1 --count "$SYNC_MSGS"
-		log "raftmq R$r: async 4x500"
-		raftmq_run "$r" "$servers" async produce --topic "bench-r$r-async" --queues 8 --producers 4 --inflight 500 --count "$ASYNC_MSGS"
-		log "raftmq R$r: consume"
-		raftmq_run "$r" "$servers" cons consume --topic "bench-r$r-async" --group "bench-r$r" --count "$ASYNC_MSGS" --batch 256
+		if want sync; then
+			log "raftmq R$r: sync"
+			raftmq_run "$r" "$servers" sync produce --topic "bench-r$r" --queues 8 --producers 1 --inflight 1 --count "$SYNC_MSGS"
+		fi
+		if want async || want cons; then
+			log "raftmq R$r: async 4x500"
+			raftmq_run "$r" "$servers" async produce --topic "bench-r$r-async" --queues 8 --producers 4 --inflight 500 \
+				--batch "$CLIENT_BATCH" --count "$ASYNC_MSGS"
+		fi
+		if want cons; then
+			log "raftmq R$r: consume"
+			raftmq_run "$r" "$servers" cons consume --topic "bench-r$r-async" --group "bench-r$r" --count "$ASYNC_MSGS" --batch 256
+		fi
 		stop_raftmq
 	done
 }
@@ -283,22 +355,25 @@ print_table() {
 	echo
 	echo "raftmq vs NATS JetStream, $SIZE B messages, $(nproc) cores, $(date -u +%Y-%m-%d)"
 	echo "sync=$SYNC_MSGS msgs (1 producer, wait for each ack); async=$ASYNC_MSGS msgs (4 producers x 500 in flight); cons=reads the async messages back"
-	echo "latency p50/p99 in ms; B/msg/node = bytes written per message per server process"
-	printf '%-16s %12s %12s %8s %16s %16s %12s %12s\n' workload "raftmq msg/s" "NATS msg/s" ratio \
-		"raftmq p50/p99" "NATS p50/p99" "raftmq B/msg" "NATS B/msg"
-	for r in 3 1; do
-		for w in sync async cons; do
+	echo "latency p50/p99 in ms; B/msg/node = bytes written per message per server process;"
+	echo "disk = MB/s written to $DISK and % of the time it was busy during the run (whole device: other processes count too);"
+	echo "CPU = user+system CPU of all server processes per message, in microseconds"
+	printf '%-16s %12s %12s %8s %16s %16s %12s %12s %12s %12s %10s %10s\n' workload "raftmq msg/s" "NATS msg/s" ratio \
+		"raftmq p50/p99" "NATS p50/p99" "raftmq B/msg" "NATS B/msg" "raftmq disk" "NATS disk" "raftmq CPU" "NATS CPU"
+	for r in $REPLICAS; do
+		for w in $WORKLOADS; do
 			case $w in
 			sync) name="R$r sync x1" ;;
 			async) name="R$r async 4x500" ;;
 			cons) name="R$r consume" ;;
 			esac
-			printf '%-16s %12s %12s %8s %16s %16s %12s %12s\n' "$name" "$(v "raftmq.$r.$w.rate")" "$(v "nats.$r.$w.rate")" \
+			printf '%-16s %12s %12s %8s %16s %16s %12s %12s %12s %12s %10s %10s\n' "$name" "$(v "raftmq.$r.$w.rate")" "$(v "nats.$r.$w.rate")" \
 				"$(ratio "${R[raftmq.$r.$w.rate]:-}" "${R[nats.$r.$w.rate]:-}")" \
-				"$(lat "raftmq.$r.$w")" "$(lat "nats.$r.$w")" "$(v "raftmq.$r.$w.bpm")" "$(v "nats.$r.$w.bpm")"
+				"$(lat "raftmq.$r.$w")" "$(lat "nats.$r.$w")" "$(v "raftmq.$r.$w.bpm")" "$(v "nats.$r.$w.bpm")" \
+				"$(v "raftmq.$r.$w.disk")" "$(v "nats.$r.$w.disk")" "$(v "raftmq.$r.$w.cpu")" "$(v "nats.$r.$w.cpu")"
 		done
 	done
-	if [[ $NATS_OK == 0 ]]; then
+	if [[ $NATS_OK == 0 && ${SKIP_NATS:-0} != 1 ]]; then
 		echo "NATS was not run: installing it with go install failed (see above)."
 	fi
 }

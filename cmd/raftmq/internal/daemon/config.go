@@ -66,9 +66,10 @@ type Config struct {
 	DeadNodeTimeout time.Duration `yaml:"dead-node-timeout"`
 	// Flush is the CommitLog flush mode, sync or async.
 	Flush string `yaml:"flush"`
-	// RaftLogStore is the Raft log and stable store: boltdb
-	// (hashicorp/raft-boltdb) or wal (hashicorp/raft-wal). It cannot be
-	// changed for an existing data directory.
+	// RaftLogStore is the Raft log and stable store of a new data
+	// directory: wal (hashicorp/raft-wal, the default) or boltdb
+	// (hashicorp/raft-boltdb). An existing data directory keeps the store
+	// it was created with.
 	RaftLogStore string `yaml:"raft-log-store"`
 	// Retention deletes CommitLog segments older than this; 0 keeps them.
 	Retention time.Duration `yaml:"retention"`
@@ -83,6 +84,9 @@ type Config struct {
 	// ScrubInterval is how often every CommitLog record's checksum is
 	// verified in the background (damage is repaired from a replica).
 	ScrubInterval time.Duration `yaml:"scrub-interval"`
+	// PprofAddr, if set, serves net/http/pprof's /debug/pprof/ on this
+	// address (for profiling; bind it to a loopback address).
+	PprofAddr string `yaml:"pprof-addr"`
 }
 
 // defaultConfig returns the built-in defaults: a single-node group on
@@ -95,7 +99,7 @@ func defaultConfig() Config {
 		GRPCAddr:        "127.0.0.1:9876",
 		RaftAddr:        "127.0.0.1:9877",
 		Flush:           "async",
-		RaftLogStore:    "boltdb",
+		RaftLogStore:    raftfsm.LogStoreWAL,
 		Retention:       store.DefaultOptions().RetentionTime,
 		LogLevel:        "info",
 		LogFormat:       "text",
@@ -134,13 +138,14 @@ func parseConfig(args []string, stderr io.Writer) (Config, bool, error) {
 	fs.StringVar(&cfg.GossipKey, "gossip-key", cfg.GossipKey, "base64 gossip encryption `key` of 16, 24 or 32 bytes (default: none)")
 	fs.DurationVar(&cfg.DeadNodeTimeout, "dead-node-timeout", cfg.DeadNodeTimeout, "leader removes a Raft server gone from gossip this `long` (0 never)")
 	fs.StringVar(&cfg.Flush, "flush", cfg.Flush, "CommitLog flush `mode`: sync or async")
-	fs.StringVar(&cfg.RaftLogStore, "raft-log-store", cfg.RaftLogStore, "Raft log `store`: boltdb or wal (fixed once the data directory exists)")
+	fs.StringVar(&cfg.RaftLogStore, "raft-log-store", cfg.RaftLogStore, "Raft log `store` of a new data directory: wal or boltdb (an existing one keeps its store)")
 	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "delete messages older than this `duration` (0 keeps them)")
 	fs.BoolVar(&cfg.AutoCreateTopics, "auto-create-topics", cfg.AutoCreateTopics, "create unknown topics on first use")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn, error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log `format`: text or json")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "graceful gRPC drain `timeout` on shutdown")
 	fs.DurationVar(&cfg.ScrubInterval, "scrub-interval", cfg.ScrubInterval, "verify every CommitLog record's checksum this `often` (damage is repaired from a replica)")
+	fs.StringVar(&cfg.PprofAddr, "pprof-addr", cfg.PprofAddr, "serve /debug/pprof/ on this `address` (default: off)")
 	fs.BoolVar(&version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return cfg, false, err

@@ -24,12 +24,19 @@
 //	gossip-key: <base64 of 16, 24 or 32 bytes>
 //	dead-node-timeout: 0s
 //	flush: async
+//	raft-log-store: wal
 //	retention: 72h
 //	auto-create-topics: false
 //	log-level: info
 //	log-format: text
 //	shutdown-timeout: 10s
 //	scrub-interval: 6h
+//	pprof-addr: 127.0.0.1:6060
+//
+// raft-log-store picks the Raft log of a new data directory (wal, the
+// default, or boltdb); an existing directory keeps the one it was created
+// with. pprof-addr (default off) serves net/http/pprof's /debug/pprof/ for
+// profiling; bind it to a loopback address.
 //
 // Precedence: built-in defaults, then the file (--config), then flags
 // given on the command line.

@@ -45,6 +45,12 @@ func Run(ctx context.Context, version string, args []string, stdout, stderr io.W
 	log := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	_, stopPprof, err := startPprof(cfg.PprofAddr, log)
+	if err != nil {
+		log.Error("raftmq stopped", "err", err)
+		return ExitError
+	}
+	defer stopPprof()
 	if err := serve(ctx, cfg, version, log); err != nil {
 		log.Error("raftmq stopped", "err", err)
 		return ExitError
