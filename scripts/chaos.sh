@@ -48,7 +48,7 @@
 # reconnecting), and the work directory removed unless CHAOS_KEEP=1.
 #
 # Environment:
-#   CHAOS_SHORT=1     one round of each nemesis, 20s workloads (CI: ~2.5 min)
+#   CHAOS_SHORT=1     one round of each nemesis, 20s workloads (CI: ~2 min)
 #   CHAOS_ROUNDS=N    rounds of each nemesis otherwise (default 3)
 #   CHAOS_NEMESES     which nemeses, in order (default "kill pause partition bridge")
 #   CHAOS_SKIP_BUILD=1  use the raftmq:dev image and bin/mqctl as they are
