@@ -234,9 +234,10 @@ inject() {
 # bridge A FAULTFILE: cuts A (the leader) from C while B reaches both, for
 # BRIDGE_HOLD seconds; verifies the cut (see the header) and heals it.
 bridge() {
-	local a=$1 faults=$2 b c ipa ipc t left d n
+	local a=$1 faults=$2 b c ipa ipc t left d n term
 	read -r b c <<<"$(printf '%s\n' n1 n2 n3 | grep -vx "$a" | tr '\n' ' ')"
 	ipa=$(ip_of "$(cid "$a")") ipc=$(ip_of "$(cid "$c")")
+	term=$(node_view "$(port_of "$a")" "$a" | field term)
 	iptables -I DOCKER-USER -s "$ipa" -d "$ipc" -m comment --comment "$BRIDGE_TAG" -j DROP
 	iptables -I DOCKER-USER -s "$ipc" -d "$ipa" -m comment --comment "$BRIDGE_TAG" -j DROP
 	echo "bridge: $a ($ipa) cut from $c ($ipc), $b reaches both" >>"$faults"
@@ -253,6 +254,8 @@ bridge() {
 	log "bridge healed after $((SECONDS - t))s; packets dropped by the two rules: $d"
 	for n in $d; do [ "$n" -gt 0 ] || die "a bridge rule dropped no packets ($d)"; done
 	[ "$(wc -w <<<"$d")" -eq 2 ] || die "expected two bridge rules, counted: $d"
+	wait_until 30 "a converged cluster after the bridge" converged
+	log "after the heal: leader $(leader), term $(status_lines | grep '"role":"leader"' | field term) (before: $a, term $term)"
 }
 
 # num KEY FILE: a top-level number of mqctl check's JSON report.
