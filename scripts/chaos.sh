@@ -11,6 +11,31 @@
 #   pause      docker pause the leader's container (a frozen VM), unpause
 #   partition  docker network disconnect the leader's container from the
 #              compose network, connect it again (same alias, same IP)
+#   bridge     the classic Jepsen bridge: the leader A and one follower C
+#              cannot reach each other while the other follower B reaches
+#              both, held BRIDGE_HOLD seconds (8), then healed
+#
+# How the bridge is made, and why not with Docker networks: the daemon
+# resolves --raft-advertise and --gossip-advertise to IPs at startup, so
+# the Raft configuration holds the compose-network IPs (raft_addr in
+# `mqctl cluster status --json`, e.g. 172.18.0.3:9877) and Raft dials those
+# IPs, not the names. A second Docker network has its own subnet, so moving
+# C's link to B onto it would leave B dialling C's old IP: C would be cut
+# from both, the partition nemesis again. The images are FROM scratch (no
+# iptables inside), so the cut is made on the Docker host instead: two DROP
+# rules (A's IP -> C's IP and back, comment raftmq-chaos-bridge) in Docker's
+# DOCKER-USER chain, which bridged container-to-container traffic crosses
+# (br_netfilter). Raft, gossip and the nodes' gRPC peer calls between A and
+# C are all dropped; the host's connections to the published ports are
+# not. This needs root and iptables on the Docker host; the script checks
+# that before starting.
+#
+# The bridge is verified while it holds, without docker exec: the cluster
+# status asked of each node alone (its published port; the node asks its
+# peers over gRPC) must show A reporting C unreachable, C reporting A
+# unreachable, and B reporting all three reachable; and after the heal both
+# DROP rules must have counted packets. A bridge that is not real fails the
+# run.
 #
 # Every run prints one line
 #
@@ -23,9 +48,9 @@
 # reconnecting), and the work directory removed unless CHAOS_KEEP=1.
 #
 # Environment:
-#   CHAOS_SHORT=1     one round of each nemesis, 20s workloads (CI: ~3 min)
+#   CHAOS_SHORT=1     one round of each nemesis, 20s workloads (CI: ~2 min)
 #   CHAOS_ROUNDS=N    rounds of each nemesis otherwise (default 3)
-#   CHAOS_NEMESES     which nemeses, in order (default "kill pause partition")
+#   CHAOS_NEMESES     which nemeses, in order (default "kill pause partition bridge")
 #   CHAOS_SKIP_BUILD=1  use the raftmq:dev image and bin/mqctl as they are
 #   CHAOS_KEEP=1      keep the work directory (reports, histories)
 #
@@ -41,7 +66,9 @@ NET=${COMPOSE_PROJECT_NAME}_raftmq
 MQCTL=bin/mqctl
 SEEDS=127.0.0.1:19876,127.0.0.1:19877,127.0.0.1:19878
 ADDR_MAP=n1:9876=127.0.0.1:19876,n2:9876=127.0.0.1:19877,n3:9876=127.0.0.1:19878
-NEMESES=${CHAOS_NEMESES:-kill pause partition}
+NEMESES=${CHAOS_NEMESES:-kill pause partition bridge}
+BRIDGE_HOLD=8
+BRIDGE_TAG=raftmq-chaos-bridge
 if [ "${CHAOS_SHORT:-0}" = 1 ]; then
 	ROUNDS=1 DURATION=20 WARMUP=5 HOLD=5
 else
@@ -57,9 +84,19 @@ die() { log "FAIL: $*"; exit 1; }
 
 cid() { $COMPOSE ps -q "$1"; }
 
-# heal_all undoes any fault left behind: unpause, reconnect, start.
+# unbridge deletes every DROP rule the bridge nemesis added.
+unbridge() {
+	local rule
+	iptables -S DOCKER-USER 2>/dev/null | grep -- "$BRIDGE_TAG" | sed 's/^-A /-D /' |
+		while read -r rule; do
+			eval "iptables $rule" || log "warning: could not delete iptables rule: $rule"
+		done
+}
+
+# heal_all undoes any fault left behind: unbridge, unpause, reconnect.
 heal_all() {
 	local n id
+	unbridge
 	for n in n1 n2 n3; do
 		id=$(cid "$n" 2>/dev/null) || continue
 		[ -n "$id" ] || continue
@@ -132,6 +169,33 @@ converged() {
 
 leader() { status_lines | grep '"role":"leader"' | field node_id | head -n1; }
 
+# node_view SEED_PORT NODE: NODE's row in the cluster status asked of the
+# node at 127.0.0.1:SEED_PORT alone.
+node_view() {
+	"$MQCTL" --server "127.0.0.1:$1" --timeout 5s cluster status --json 2>/dev/null | tr -d ' \n\t' |
+		sed 's/},{/}\n{/g' | grep "\"node_id\":\"$2\"" || true
+}
+
+port_of() { echo $((19875 + ${1#n})); }
+
+# bridged A B C: A and C see each other unreachable, B sees all three.
+bridged() {
+	local a=$1 b=$2 c=$3 n v
+	v=$(node_view "$(port_of "$a")" "$c")
+	grep -q '"reachable":false' <<<"$v" || return 1
+	v=$(node_view "$(port_of "$c")" "$a")
+	grep -q '"reachable":false' <<<"$v" || return 1
+	for n in "$a" "$b" "$c"; do
+		v=$(node_view "$(port_of "$b")" "$n")
+		grep -q '"reachable":true' <<<"$v" || return 1
+	done
+}
+
+# drops: packet counts of the two bridge rules, "A->C C->A".
+drops() {
+	iptables -L DOCKER-USER -v -n -x 2>/dev/null | grep -- "$BRIDGE_TAG" | awk '{printf "%s ", $1}'
+}
+
 ip_of() { docker inspect -f "{{(index .NetworkSettings.Networks \"$NET\").IPAddress}}" "$1"; }
 
 # inject NEMESIS NODE FAULTFILE: applies the fault to NODE's container,
@@ -160,8 +224,38 @@ inject() {
 		docker network connect --alias "$node" "$NET" "$id"
 		[ "$(ip_of "$id")" = "$ip" ] || die "$node reconnected with IP $(ip_of "$id"), not $ip: its peers hold the old one"
 		;;
+	bridge)
+		bridge "$node" "$faults"
+		;;
 	*) die "unknown nemesis $nem" ;;
 	esac
+}
+
+# bridge A FAULTFILE: cuts A (the leader) from C while B reaches both, for
+# BRIDGE_HOLD seconds; verifies the cut (see the header) and heals it.
+bridge() {
+	local a=$1 faults=$2 b c ipa ipc t left d n term
+	read -r b c <<<"$(printf '%s\n' n1 n2 n3 | grep -vx "$a" | tr '\n' ' ')"
+	ipa=$(ip_of "$(cid "$a")") ipc=$(ip_of "$(cid "$c")")
+	term=$(node_view "$(port_of "$a")" "$a" | field term)
+	iptables -I DOCKER-USER -s "$ipa" -d "$ipc" -m comment --comment "$BRIDGE_TAG" -j DROP
+	iptables -I DOCKER-USER -s "$ipc" -d "$ipa" -m comment --comment "$BRIDGE_TAG" -j DROP
+	echo "bridge: $a ($ipa) cut from $c ($ipc), $b reaches both" >>"$faults"
+	t=$SECONDS
+	until bridged "$a" "$b" "$c"; do
+		[ $((SECONDS - t)) -lt $((BRIDGE_HOLD - 1)) ] || die "bridge not observed: $a and $c must see each other unreachable, $b all reachable"
+		sleep 1
+	done
+	log "bridge verified after $((SECONDS - t))s: $a sees $c unreachable, $c sees $a unreachable, $b sees all; $c says: $(node_view "$(port_of "$c")" "$c" | grep -oE '"(role|term|applied_index)":"?[^,"]*' | tr -d '"' | tr '\n' ' ')"
+	left=$((BRIDGE_HOLD - (SECONDS - t)))
+	[ "$left" -le 0 ] || sleep "$left"
+	d=$(drops)
+	unbridge
+	log "bridge healed after $((SECONDS - t))s; packets dropped by the two rules: $d"
+	for n in $d; do [ "$n" -gt 0 ] || die "a bridge rule dropped no packets ($d)"; done
+	[ "$(wc -w <<<"$d")" -eq 2 ] || die "expected two bridge rules, counted: $d"
+	wait_until 30 "a converged cluster after the bridge" converged
+	log "after the heal: leader $(leader), term $(status_lines | grep '"role":"leader"' | field term) (before: $a, term $term)"
 }
 
 # num KEY FILE: a top-level number of mqctl check's JSON report.
@@ -198,6 +292,9 @@ run() {
 	echo "$nem $acked $lost $inc $dup $unk $fo" >>"$SUMMARY"
 }
 
+if [[ " $NEMESES " == *" bridge "* ]] && ! iptables -S DOCKER-USER >/dev/null 2>&1; then
+	die "the bridge nemesis needs root and iptables with Docker's DOCKER-USER chain on the Docker host (or leave it out of CHAOS_NEMESES)"
+fi
 if [ "${CHAOS_SKIP_BUILD:-0}" != 1 ]; then
 	log "building the image"
 	make image >/dev/null
@@ -206,6 +303,7 @@ log "starting the cluster (project $COMPOSE_PROJECT_NAME)"
 $COMPOSE up -d >/dev/null 2>&1 || { $COMPOSE up -d; exit 1; }
 wait_until 120 "three healthy containers" all_healthy
 wait_until 60 "a converged cluster status" converged
+log "Raft addresses in use: $(status_lines | sed -nE 's/.*"node_id":"([^"]*)".*"raft_addr":"([^"]*)".*/\1=\2/p' | tr '\n' ' ')"
 log "cluster healthy; nemeses: $NEMESES; $ROUNDS round(s) each, ${DURATION}s workload, fault held ${HOLD}s"
 
 for nem in $NEMESES; do
