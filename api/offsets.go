@@ -4,10 +4,6 @@ import (
 	"cmp"
 	"context"
 	"slices"
-	"sync"
-
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/raftmq/raftmq/api/raftmqpb"
 )
@@ -72,73 +68,4 @@ func (s *Server) GroupLag(ctx context.Context, req *raftmqpb.GroupLagRequest) (*
 	}
 	slices.SortFunc(out.Queues, func(a, b *raftmqpb.QueueLag) int { return cmp.Compare(a.GetQueueId(), b.GetQueueId()) })
 	return out, nil
-}
-
-// acrossGroups answers a read for this broker group with local and,
-// unless localOnly, for every other known group with remote on its nodes
-// in turn (the first answer other than UNAVAILABLE or DEADLINE_EXCEEDED
-// counts). Groups answering NOT_FOUND (they hold no part of the topic or
-// know no such consumer group) are skipped; if no group answered, the
-// local error is returned. A group that cannot be reached fails the read:
-// a partial lag or offset list would look complete.
-func acrossGroups[R any](ctx context.Context, s *Server, localOnly bool, local func() (R, error),
-	remote func(context.Context, raftmqpb.BrokerClient) (R, error)) ([]R, error) {
-	mine, lerr := local()
-	others := s.b.OtherGroups()
-	if localOnly || len(others) == 0 || (lerr != nil && status.Code(lerr) != codes.NotFound) {
-		if lerr != nil {
-			return nil, lerr
-		}
-		return []R{mine}, nil
-	}
-	answers := make([]R, len(others))
-	errs := make([]error, len(others))
-	var wg sync.WaitGroup
-	for i, g := range others {
-		wg.Go(func() { answers[i], errs[i] = askPeers(ctx, s, g, remote) })
-	}
-	wg.Wait()
-	var out []R
-	if lerr == nil {
-		out = append(out, mine)
-	}
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			out = append(out, answers[i])
-		case status.Code(err) == codes.NotFound:
-		default:
-			return nil, err
-		}
-	}
-	if len(out) == 0 {
-		return nil, lerr
-	}
-	return out, nil
-}
-
-// askPeers runs call on the nodes of group g in turn until one answers
-// other than UNAVAILABLE or DEADLINE_EXCEEDED.
-func askPeers[R any](ctx context.Context, s *Server, g string, call func(context.Context, raftmqpb.BrokerClient) (R, error)) (R, error) {
-	var zero R
-	err := status.Errorf(codes.Unavailable, "broker group %s has no node with a known address", g)
-	for _, n := range s.b.GroupMembers(g) {
-		if n.GRPCAddr == "" {
-			continue
-		}
-		c, cerr := s.client(n.GRPCAddr)
-		if cerr != nil {
-			return zero, status.Error(codes.Unavailable, cerr.Error())
-		}
-		pctx, cancel := context.WithTimeout(ctx, s.opts.PeerTimeout)
-		r, rerr := call(pctx, c)
-		cancel()
-		if rerr == nil {
-			return r, nil
-		}
-		if err = rerr; !retryOnPeer(rerr) {
-			return zero, rerr
-		}
-	}
-	return zero, err
 }

@@ -79,10 +79,10 @@ SUMMARY=$WORK/summary
 CHECK_PID=
 t0=$SECONDS
 
-log() { printf '[chaos %3ds] %s\n' "$((SECONDS - t0))" "$*"; }
-die() { log "FAIL: $*"; exit 1; }
-
-cid() { $COMPOSE ps -q "$1"; }
+NODES="n1 n2 n3"
+LOG_TAG=chaos
+# shellcheck source=lib/compose.sh
+. scripts/lib/compose.sh
 
 # unbridge deletes every DROP rule the bridge nemesis added.
 unbridge() {
@@ -131,43 +131,6 @@ teardown() {
 }
 trap teardown EXIT
 trap 'exit 130' INT TERM
-
-status_lines() {
-	"$MQCTL" --server "$SEEDS" --timeout 3s cluster status --json 2>/dev/null | tr -d ' \n\t' |
-		sed 's/},{/}\n{/g' | grep '"node_id"' || true
-}
-
-field() { sed -nE "s/.*\"$1\":\"?([^\",}]*)\"?.*/\1/p"; }
-
-# wait_until SECONDS WHAT CMD...: polls CMD every second.
-wait_until() {
-	local deadline=$((SECONDS + $1)) what=$2
-	shift 2
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || die "timed out waiting for $what"
-		sleep 1
-	done
-}
-
-all_healthy() {
-	local n st
-	for n in n1 n2 n3; do
-		st=$(docker inspect -f '{{.State.Health.Status}}' "$(cid "$n")" 2>/dev/null || echo none)
-		[ "$st" = healthy ] || return 1
-	done
-}
-
-# converged: three reachable nodes, one leader, equal CommitLog ends.
-converged() {
-	local lines
-	lines=$(status_lines)
-	[ "$(grep -c . <<<"$lines")" -eq 3 ] || return 1
-	grep -q '"reachable":false' <<<"$lines" && return 1
-	[ "$(grep -c '"role":"leader"' <<<"$lines")" -eq 1 ] || return 1
-	[ "$(field commitlog_end <<<"$lines" | sort -u | wc -l)" -eq 1 ]
-}
-
-leader() { status_lines | grep '"role":"leader"' | field node_id | head -n1; }
 
 # node_view SEED_PORT NODE: NODE's row in the cluster status asked of the
 # node at 127.0.0.1:SEED_PORT alone.

@@ -25,8 +25,10 @@ TOPIC=smoke
 BATCH=100
 t0=$SECONDS
 
-log() { printf '[smoke %3ds] %s\n' "$((SECONDS - t0))" "$*"; }
-die() { log "FAIL: $*"; exit 1; }
+NODES="n1 n2 n3"
+LOG_TAG=smoke
+# shellcheck source=lib/compose.sh
+. scripts/lib/compose.sh
 
 teardown() {
 	local rc=$?
@@ -39,52 +41,6 @@ teardown() {
 	exit "$rc"
 }
 trap teardown EXIT
-
-# in NODE ARGS...: runs mqctl inside NODE's container against NODE.
-in_node() {
-	local node=$1
-	shift
-	$COMPOSE exec -T "$node" /usr/local/bin/mqctl --server "$node:9876" "$@"
-}
-
-# status: the cluster status JSON from the host, compacted, one node per line.
-status_lines() {
-	"$MQCTL" --server "$SEEDS" --timeout 3s cluster status --json 2>/dev/null | tr -d ' \n\t' |
-		sed 's/},{/}\n{/g' | grep '"node_id"' || true
-}
-
-field() { sed -nE "s/.*\"$1\":\"?([^\",}]*)\"?.*/\1/p"; }
-
-# wait_until SECONDS WHAT CMD...: polls CMD every second.
-wait_until() {
-	local deadline=$((SECONDS + $1)) what=$2
-	shift 2
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || die "timed out waiting for $what"
-		sleep 1
-	done
-}
-
-all_healthy() {
-	local n id st
-	for n in n1 n2 n3; do
-		id=$($COMPOSE ps -q "$n")
-		st=$(docker inspect -f '{{.State.Health.Status}}' "$id" 2>/dev/null || echo none)
-		[ "$st" = healthy ] || return 1
-	done
-}
-
-# converged: three reachable nodes, one leader, equal CommitLog ends.
-converged() {
-	local lines
-	lines=$(status_lines)
-	[ "$(grep -c . <<<"$lines")" -eq 3 ] || return 1
-	grep -q '"reachable":false' <<<"$lines" && return 1
-	[ "$(grep -c '"role":"leader"' <<<"$lines")" -eq 1 ] || return 1
-	[ "$(field commitlog_end <<<"$lines" | sort -u | wc -l)" -eq 1 ]
-}
-
-leader() { status_lines | grep '"role":"leader"' | field node_id | head -n1; }
 
 # produce NODE COUNT PREFIX: COUNT messages through NODE; fails unless all
 # COUNT were stored.

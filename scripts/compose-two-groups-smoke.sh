@@ -23,8 +23,9 @@ TOPIC=spread
 COUNT=200
 t0=$SECONDS
 
-log() { printf '[groups %3ds] %s\n' "$((SECONDS - t0))" "$*"; }
-die() { log "FAIL: $*"; exit 1; }
+LOG_TAG=groups
+# shellcheck source=lib/compose.sh
+. scripts/lib/compose.sh
 
 teardown() {
 	local rc=$?
@@ -37,37 +38,6 @@ teardown() {
 	exit "$rc"
 }
 trap teardown EXIT
-
-in_node() {
-	local node=$1
-	shift
-	$COMPOSE exec -T "$node" /usr/local/bin/mqctl --server "$node:9876" "$@"
-}
-
-status_lines() {
-	"$MQCTL" --server "$SEEDS" --timeout 3s cluster status --json 2>/dev/null | tr -d ' \n\t' |
-		sed 's/},{/}\n{/g' | grep '"node_id"' || true
-}
-
-field() { sed -nE "s/.*\"$1\":\"?([^\",}]*)\"?.*/\1/p"; }
-
-wait_until() {
-	local deadline=$((SECONDS + $1)) what=$2
-	shift 2
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || die "timed out waiting for $what"
-		sleep 1
-	done
-}
-
-all_healthy() {
-	local n id st
-	for n in $NODES; do
-		id=$($COMPOSE ps -q "$n")
-		st=$(docker inspect -f '{{.State.Health.Status}}' "$id" 2>/dev/null || echo none)
-		[ "$st" = healthy ] || return 1
-	done
-}
 
 # two_leaders: six reachable nodes, one leader in each group.
 two_leaders() {

@@ -21,19 +21,7 @@ import (
 // that knows one node produces into both groups and reads back through
 // the other.
 func TestGossipTwoGroups(t *testing.T) {
-	tightenGossip(t)
-	seeds := []string{testutil.FreeAddr(t), testutil.FreeAddr(t)}
-	a := newGroupNode(t, "a1", "ga", 1, filepath.Join(t.TempDir(), "data"), seeds[0], seeds)
-	b := newGroupNode(t, "b1", "gb", 1, filepath.Join(t.TempDir(), "data"), seeds[1], seeds)
-	a.start(t)
-	b.start(t)
-	defer a.shutdown(t)
-	defer b.shutdown(t)
-
-	testutil.WaitFor(t, 30*time.Second, "both groups in a's cluster status", func() bool {
-		st := a.status(t)
-		return len(st) == 2 && st[0].GetRole() == "leader" && st[1].GetRole() == "leader"
-	})
+	a, b := startTwoGroups(t)
 	ctx, cancel := callCtx(t)
 	defer cancel()
 	_, err := b.cl.CreateTopic(ctx, &raftmqpb.CreateTopicRequest{Topic: &raftmqpb.TopicConfig{Name: "spread", Queues: 2}})
@@ -140,18 +128,7 @@ func addrOf(n *gossipNode) string {
 // deleting a topic it holds are refused as UNAVAILABLE instead of
 // reusing its queue ids or leaving its part behind.
 func TestStoppedGroupStaysKnown(t *testing.T) {
-	tightenGossip(t)
-	seeds := []string{testutil.FreeAddr(t), testutil.FreeAddr(t)}
-	a := newGroupNode(t, "a1", "ga", 1, filepath.Join(t.TempDir(), "data"), seeds[0], seeds)
-	b := newGroupNode(t, "b1", "gb", 1, filepath.Join(t.TempDir(), "data"), seeds[1], seeds)
-	a.start(t)
-	b.start(t)
-	defer a.shutdown(t)
-	defer b.shutdown(t)
-	testutil.WaitFor(t, 30*time.Second, "both groups led", func() bool {
-		st := a.status(t)
-		return len(st) == 2 && st[0].GetRole() == "leader" && st[1].GetRole() == "leader"
-	})
+	a, b := startTwoGroups(t)
 	ctx, cancel := callCtx(t)
 	defer cancel()
 	if _, err := a.cl.CreateTopic(ctx, &raftmqpb.CreateTopicRequest{Topic: &raftmqpb.TopicConfig{Name: "spread", Queues: 2}}); err != nil {
@@ -180,4 +157,23 @@ func TestStoppedGroupStaysKnown(t *testing.T) {
 	if status.Code(err) != codes.Unavailable {
 		t.Errorf("describe of onlyb with gb stopped: %v, %v, want UNAVAILABLE", resp, err)
 	}
+}
+
+// startTwoGroups starts two one-node groups, ga (a1) and gb (b1), that
+// find each other through gossip only, and waits until a1's cluster
+// status shows both leading. They are shut down at the end of the test.
+func startTwoGroups(t *testing.T) (a, b *gossipNode) {
+	t.Helper()
+	tightenGossip(t)
+	seeds := []string{testutil.FreeAddr(t), testutil.FreeAddr(t)}
+	a = newGroupNode(t, "a1", "ga", 1, filepath.Join(t.TempDir(), "data"), seeds[0], seeds)
+	b = newGroupNode(t, "b1", "gb", 1, filepath.Join(t.TempDir(), "data"), seeds[1], seeds)
+	a.start(t)
+	b.start(t)
+	t.Cleanup(func() { a.shutdown(t); b.shutdown(t) })
+	testutil.WaitFor(t, 30*time.Second, "both groups in a's cluster status", func() bool {
+		st := a.status(t)
+		return len(st) == 2 && st[0].GetRole() == "leader" && st[1].GetRole() == "leader"
+	})
+	return a, b
 }
