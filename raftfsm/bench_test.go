@@ -17,18 +17,35 @@ import (
 // of batch 1 KiB messages; producers goroutines run at once, so Raft
 // entries are pipelined as under a loaded broker. The three nodes share
 // the machine's cores and disk.
+//
+// append=parallel is the default (the leader writes its copy while the
+// followers write theirs, leaderlog.go); append=serial is
+// Config.SerialLeaderAppend, hashicorp/raft's own order, for comparison.
 func BenchmarkProduceR3(b *testing.B) {
-	for _, ls := range []string{LogStoreWAL, LogStoreBoltDB} {
-		for _, cache := range []int{64, 0} {
-			for _, bc := range []struct{ producers, batch int }{{1, 1}, {8, 64}} {
-				name := fmt.Sprintf("store=%s/cache=%d/producers=%d/batch=%d", ls, cache, bc.producers, bc.batch)
-				b.Run(name, func(b *testing.B) { benchProduceR3(b, ls, cache, bc.producers, bc.batch) })
-			}
+	variants := []struct {
+		store  string
+		cache  int
+		serial bool
+	}{
+		{LogStoreWAL, 64, false},
+		{LogStoreWAL, 64, true},
+		{LogStoreWAL, 0, false},
+		{LogStoreBoltDB, 64, false},
+		{LogStoreBoltDB, 64, true},
+	}
+	for _, v := range variants {
+		mode := "parallel"
+		if v.serial {
+			mode = "serial"
+		}
+		for _, bc := range []struct{ producers, batch int }{{1, 1}, {8, 64}} {
+			name := fmt.Sprintf("store=%s/cache=%d/append=%s/producers=%d/batch=%d", v.store, v.cache, mode, bc.producers, bc.batch)
+			b.Run(name, func(b *testing.B) { benchProduceR3(b, v.store, v.cache, v.serial, bc.producers, bc.batch) })
 		}
 	}
 }
 
-func benchProduceR3(b *testing.B, logStore string, cache, producers, batch int) {
+func benchProduceR3(b *testing.B, logStore string, cache int, serial bool, producers, batch int) {
 	var peers []Peer
 	for i := range 3 {
 		peers = append(peers, Peer{ID: fmt.Sprint("n", i), RaftAddr: testutil.FreeAddr(b)})
@@ -38,7 +55,7 @@ func benchProduceR3(b *testing.B, logStore string, cache, producers, batch int) 
 		cfg := DefaultConfig() // production timeouts and store options
 		cfg.NodeID, cfg.Dir, cfg.RaftBind = peers[i].ID, b.TempDir(), peers[i].RaftAddr
 		cfg.Bootstrap, cfg.Peers = true, peers
-		cfg.LogStore, cfg.LogCacheEntries = logStore, cache
+		cfg.LogStore, cfg.LogCacheEntries, cfg.SerialLeaderAppend = logStore, cache, serial
 		n, err := Open(cfg)
 		if err != nil {
 			b.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/raftmq/raftmq/store"
 )
 
@@ -62,6 +64,13 @@ type Config struct {
 	// store; 0 disables the cache. Each entry holds at most one produce
 	// batch (broker MaxBatchBytes).
 	LogCacheEntries int
+	// SerialLeaderAppend makes the leader fsync its own copy of new
+	// entries before replicating them (hashicorp/raft's own order) instead
+	// of in parallel with the followers (leaderlog.go). Only for
+	// comparison benchmarks: both keep the same promise.
+	SerialLeaderAppend bool
+	// wrapLog, when set (tests only), wraps the Raft log store as opened.
+	wrapLog func(raft.LogStore) raft.LogStore
 	// ApplyTimeout bounds how long a command may wait to enter Raft's queue.
 	ApplyTimeout time.Duration
 

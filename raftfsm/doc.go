@@ -42,6 +42,20 @@
 // FSM applies it; the CommitLog may lag (async flush); a snapshot never
 // claims more than what is fsynced in the store.
 //
+// # The leader's own copy (leaderlog.go)
+//
+// The leader writes and fsyncs its copy of new entries while the
+// followers write theirs (the Raft thesis, section 10.2.1), instead of
+// before replicating them as hashicorp/raft does, so a synchronous produce
+// waits for about one fsync instead of two in a row. hashicorp/raft then
+// counts the leader as holding an entry before its fsync ends; no replica
+// acts on that: the leader's FSM applies (and answers) only once its own
+// copy is durable, and the commit index sent to followers is clamped to
+// the leader's durable index, so an applied or acknowledged entry is
+// always fsynced on a majority. Config.SerialLeaderAppend restores
+// hashicorp/raft's order (for comparison benchmarks). A failed background
+// write stops the node's Raft (as a failed store does).
+//
 // # Damaged CommitLog records (bit flips)
 //
 // Every record carries a CRC32C and the CommitLogs of a group are

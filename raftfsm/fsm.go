@@ -40,6 +40,12 @@ func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	n := f.n
 	out := make([]any, len(logs))
+	if err := n.waitDurable(logs); err != nil {
+		for i := range out {
+			out[i] = err
+		}
+		return out
+	}
 	st := n.Store()
 	last := st.LastRaftIndex()
 	var pend produceBatch

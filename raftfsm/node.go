@@ -30,6 +30,10 @@ type Node struct {
 	snaps    *snapshotStore
 	closer   []func() error // log/stable store closers
 	logStore raft.LogStore
+	// leaderLog is the log store's parallel leader append (nil with
+	// Config.SerialLeaderAppend).
+	leaderLog *leaderLog
+	clamp     *clampTransport
 
 	tablesMu sync.RWMutex // guards tables
 	tables   *tables
@@ -76,6 +80,18 @@ func Open(cfg Config) (*Node, error) {
 	// the replicas its latest configuration names.
 	if n.logStore, n.stable, err = n.openLogStore(raftDir); err != nil {
 		return nil, err
+	}
+	if cfg.wrapLog != nil {
+		n.logStore = cfg.wrapLog(n.logStore)
+	}
+	if !cfg.SerialLeaderAppend {
+		ll, err := newLeaderLog(n.logStore, func(err error) { n.fail(err) })
+		if err != nil {
+			return nil, err
+		}
+		n.leaderLog, n.logStore = ll, ll
+		// Written out before the stores underneath close.
+		n.closer = append([]func() error{ll.Close}, n.closer...)
 	}
 	if err := n.openStore(); err != nil {
 		return nil, err
@@ -231,9 +247,17 @@ func (n *Node) startRaft() error {
 			}
 		}
 	}
-	n.raft, err = raft.NewRaft(rc, &fsm{n: n}, logs, stable, n.snaps, n.trans)
+	var trans raft.Transport = n.trans
+	if n.leaderLog != nil {
+		n.clamp = &clampTransport{NetworkTransport: n.trans, log: n.leaderLog}
+		trans = n.clamp
+	}
+	n.raft, err = raft.NewRaft(rc, &fsm{n: n}, logs, stable, n.snaps, trans)
 	if err != nil {
 		return err
+	}
+	if n.leaderLog != nil {
+		n.leaderLog.setRaft(n.raft)
 	}
 	n.repairs.start()
 	return nil

@@ -1,0 +1,322 @@
+package raftfsm
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/raft"
+)
+
+// leaderLog lets the leader write its own copy of new Raft entries in
+// parallel with replicating them, instead of before (the Raft thesis,
+// section 10.2.1). hashicorp/raft stores the leader's entries (StoreLogs,
+// with its fsync) and only then sends them to the followers, so a
+// synchronous produce waits for two fsyncs in a row. Here the leader's
+// StoreLogs queues the entries for a writer goroutine and returns at once;
+// the followers' fsyncs overlap the leader's.
+//
+// hashicorp/raft then counts the leader in the commitment before its copy
+// is durable, so "committed" inside the library can mean "fsynced on one
+// follower and written but not yet fsynced by the leader". Two guards keep
+// that from ever becoming visible:
+//
+//   - the leader's FSM applies an entry only once its own copy is durable
+//     (waitDurable, called by ApplyBatch), so a client never gets an OK for
+//     an entry fsynced on fewer than a majority; and
+//   - the commit index the leader sends to followers is clamped to its
+//     durable index (clampTransport), so no follower applies such an entry
+//     either.
+//
+// If the leader loses its unsynced copy (power loss) before the fsync
+// ends, the entry was applied nowhere and acknowledged to nobody: it is
+// like an uncommitted entry, which a later leader may keep or overwrite.
+//
+// Only the leader's own appends take this path. Every other call (a
+// follower storing replicated entries, whose success reply promises that
+// they are durable; truncation; bootstrap) first waits for the writer to
+// finish and then runs synchronously. Leader and follower appends both run
+// on hashicorp/raft's main goroutine, which also sets the node's state, so
+// checking the state inside StoreLogs is exact: a leader that receives an
+// AppendEntries from a newer leader becomes a follower before it stores
+// anything.
+//
+// A failed background write is fatal to the node (onFail): hashicorp/raft
+// already believes the entries are stored, so the only safe answer is to
+// stop Raft; nothing was acknowledged, and the replicas hold the entries
+// that were committed.
+type leaderLog struct {
+	raft.LogStore
+	leading atomic.Pointer[func() bool] // nil: never the leader path
+	onFail  func(error)
+
+	mu      sync.Mutex
+	cond    *sync.Cond  // broadcast whenever queue, writing, durable, err or closed change
+	queue   []*raft.Log // queued for the writer, ascending contiguous indexes
+	writing []*raft.Log // being written now, just below queue
+	err     error       // sticky failure of a background write
+	closed  bool
+	done    chan struct{} // closed when the writer has returned
+	drains  int           // callers waiting in drain (tests watch it)
+
+	durable atomic.Uint64 // every entry at or below it is durable in LogStore
+}
+
+var errLogClosed = errors.New("raftfsm: raft log closed")
+
+func newLeaderLog(s raft.LogStore, onFail func(error)) (*leaderLog, error) {
+	last, err := s.LastIndex()
+	if err != nil {
+		return nil, err
+	}
+	l := &leaderLog{LogStore: s, onFail: onFail, done: make(chan struct{})}
+	l.cond = sync.NewCond(&l.mu)
+	l.durable.Store(last)
+	go l.writer()
+	return l, nil
+}
+
+// setRaft tells the log whose state decides the leader path.
+func (l *leaderLog) setRaft(r *raft.Raft) {
+	f := func() bool { return r.State() == raft.Leader }
+	l.leading.Store(&f)
+}
+
+func (l *leaderLog) isLeader() bool {
+	f := l.leading.Load()
+	return f != nil && (*f)()
+}
+
+// Durable returns the highest index at or below which every entry is
+// durable in the log store.
+func (l *leaderLog) Durable() uint64 { return l.durable.Load() }
+
+// waitDurable blocks until the entry at index is durable, or the log failed
+// or closed.
+func (l *leaderLog) waitDurable(index uint64) error {
+	if l.durable.Load() >= index {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.durable.Load() < index {
+		if l.err != nil {
+			return l.err
+		}
+		if l.closed && len(l.queue) == 0 && len(l.writing) == 0 {
+			return errLogClosed
+		}
+		l.cond.Wait()
+	}
+	return nil
+}
+
+func (l *leaderLog) writer() {
+	defer close(l.done)
+	for {
+		l.mu.Lock()
+		for len(l.queue) == 0 && !l.closed && l.err == nil {
+			l.cond.Wait()
+		}
+		if len(l.queue) == 0 || l.err != nil {
+			l.mu.Unlock()
+			return
+		}
+		batch := l.queue
+		l.queue, l.writing = nil, batch
+		l.mu.Unlock()
+
+		err := l.LogStore.StoreLogs(batch)
+
+		l.mu.Lock()
+		l.writing = nil
+		if err != nil {
+			l.err = fmt.Errorf("raftfsm: write leader's raft log entries %d-%d: %w", batch[0].Index, batch[len(batch)-1].Index, err)
+			l.queue = nil
+		} else {
+			l.durable.Store(batch[len(batch)-1].Index)
+		}
+		l.cond.Broadcast()
+		ferr := l.err
+		l.mu.Unlock()
+		if ferr != nil {
+			l.onFail(ferr)
+			return
+		}
+	}
+}
+
+// drain waits until the writer has written everything queued; the caller
+// holds l.mu.
+func (l *leaderLog) drain() error {
+	l.drains++
+	for (len(l.queue) > 0 || len(l.writing) > 0) && l.err == nil {
+		l.cond.Wait()
+	}
+	l.drains--
+	return l.err
+}
+
+// StoreLogs queues the leader's own new entries for the writer; any other
+// append is synchronous.
+func (l *leaderLog) StoreLogs(logs []*raft.Log) error {
+	if len(logs) == 0 {
+		return nil
+	}
+	leading := l.isLeader()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return errLogClosed
+	}
+	if leading && l.err == nil {
+		l.queue = append(l.queue, logs...)
+		l.cond.Broadcast()
+		return nil
+	}
+	if err := l.drain(); err != nil {
+		return err
+	}
+	if err := l.LogStore.StoreLogs(logs); err != nil {
+		return err
+	}
+	l.durable.Store(logs[len(logs)-1].Index)
+	l.cond.Broadcast()
+	return nil
+}
+
+// StoreLog stores one entry (see StoreLogs).
+func (l *leaderLog) StoreLog(log *raft.Log) error { return l.StoreLogs([]*raft.Log{log}) }
+
+// pending returns the not yet durable entry at index; the caller holds l.mu.
+func (l *leaderLog) pending(index uint64) *raft.Log {
+	for _, s := range [][]*raft.Log{l.writing, l.queue} {
+		if len(s) > 0 && index >= s[0].Index && index <= s[len(s)-1].Index {
+			return s[index-s[0].Index]
+		}
+	}
+	return nil
+}
+
+// GetLog serves entries still queued or being written from memory.
+func (l *leaderLog) GetLog(index uint64, out *raft.Log) error {
+	l.mu.Lock()
+	p := l.pending(index)
+	l.mu.Unlock()
+	if p != nil {
+		*out = *p
+		return nil
+	}
+	return l.LogStore.GetLog(index, out)
+}
+
+// lastPending returns the newest queued or in-write entry; the caller
+// holds l.mu.
+func (l *leaderLog) lastPending() *raft.Log {
+	switch {
+	case len(l.queue) > 0:
+		return l.queue[len(l.queue)-1]
+	case len(l.writing) > 0:
+		return l.writing[len(l.writing)-1]
+	}
+	return nil
+}
+
+// LastIndex counts entries not yet written.
+func (l *leaderLog) LastIndex() (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if p := l.lastPending(); p != nil {
+		return p.Index, nil
+	}
+	return l.LogStore.LastIndex()
+}
+
+// FirstIndex counts entries not yet written when the store is empty.
+func (l *leaderLog) FirstIndex() (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	first, err := l.LogStore.FirstIndex()
+	if err != nil || first != 0 {
+		return first, err
+	}
+	for _, s := range [][]*raft.Log{l.writing, l.queue} {
+		if len(s) > 0 {
+			return s[0].Index, nil
+		}
+	}
+	return 0, nil
+}
+
+// DeleteRange waits for the writer first, so a truncation never races a
+// queued append.
+func (l *leaderLog) DeleteRange(min, max uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.drain(); err != nil {
+		return err
+	}
+	first, err := l.LogStore.FirstIndex()
+	if err != nil {
+		return err
+	}
+	if err := l.LogStore.DeleteRange(min, max); err != nil {
+		return err
+	}
+	// Removing a suffix (a follower's conflicting entries) lowers the
+	// durable index; compacting a prefix does not.
+	if min > first && l.durable.Load() >= min {
+		l.durable.Store(min - 1)
+		l.cond.Broadcast()
+	}
+	return nil
+}
+
+// Close writes what is queued and stops the writer; it does not close the
+// underlying store.
+func (l *leaderLog) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	l.cond.Broadcast()
+	l.mu.Unlock()
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// clampTransport sends followers a commit index no higher than the
+// leader's durable index (see leaderLog). Pipelined replication is refused
+// so every AppendEntries passes through here (it is off anyway, see
+// startRaft).
+type clampTransport struct {
+	*raft.NetworkTransport
+	log     *leaderLog
+	clamped atomic.Int64 // AppendEntries sent with a lowered commit index
+}
+
+func (t *clampTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	if d := t.log.Durable(); args.LeaderCommitIndex > d {
+		args.LeaderCommitIndex = d
+		t.clamped.Add(1)
+	}
+	return t.NetworkTransport.AppendEntries(id, target, args, resp)
+}
+
+func (t *clampTransport) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
+	return nil, raft.ErrPipelineReplicationNotSupported
+}
+
+// waitDurable holds the FSM back until this node's copy of logs is
+// durable (see leaderLog). A failed log write fails the node.
+func (n *Node) waitDurable(logs []*raft.Log) error {
+	if n.leaderLog == nil || len(logs) == 0 {
+		return nil
+	}
+	err := n.leaderLog.waitDurable(logs[len(logs)-1].Index)
+	if err == nil || errors.Is(err, errLogClosed) {
+		return err
+	}
+	return n.fail(err)
+}
