@@ -71,6 +71,10 @@ type Config struct {
 	// (hashicorp/raft-boltdb). An existing data directory keeps the store
 	// it was created with.
 	RaftLogStore string `yaml:"raft-log-store"`
+	// RaftLeaderAppend is parallel (the default: the leader fsyncs its
+	// copy of new entries while the followers fsync theirs) or serial
+	// (hashicorp/raft's order, before replicating; for comparisons).
+	RaftLeaderAppend string `yaml:"raft-leader-append"`
 	// Retention deletes CommitLog segments older than this; 0 keeps them.
 	Retention time.Duration `yaml:"retention"`
 	// AutoCreateTopics creates unknown topics on first produce/subscribe.
@@ -93,18 +97,19 @@ type Config struct {
 // 127.0.0.1 with data in ./data.
 func defaultConfig() Config {
 	return Config{
-		NodeID:          "n1",
-		Group:           "broker-a",
-		DataDir:         "./data",
-		GRPCAddr:        "127.0.0.1:9876",
-		RaftAddr:        "127.0.0.1:9877",
-		Flush:           "async",
-		RaftLogStore:    raftfsm.LogStoreWAL,
-		Retention:       store.DefaultOptions().RetentionTime,
-		LogLevel:        "info",
-		LogFormat:       "text",
-		ShutdownTimeout: 10 * time.Second,
-		ScrubInterval:   raftfsm.DefaultConfig().ScrubInterval,
+		NodeID:           "n1",
+		Group:            "broker-a",
+		DataDir:          "./data",
+		GRPCAddr:         "127.0.0.1:9876",
+		RaftAddr:         "127.0.0.1:9877",
+		Flush:            "async",
+		RaftLogStore:     raftfsm.LogStoreWAL,
+		RaftLeaderAppend: "parallel",
+		Retention:        store.DefaultOptions().RetentionTime,
+		LogLevel:         "info",
+		LogFormat:        "text",
+		ShutdownTimeout:  10 * time.Second,
+		ScrubInterval:    raftfsm.DefaultConfig().ScrubInterval,
 	}
 }
 
@@ -139,6 +144,7 @@ func parseConfig(args []string, stderr io.Writer) (Config, bool, error) {
 	fs.DurationVar(&cfg.DeadNodeTimeout, "dead-node-timeout", cfg.DeadNodeTimeout, "leader removes a Raft server gone from gossip this `long` (0 never)")
 	fs.StringVar(&cfg.Flush, "flush", cfg.Flush, "CommitLog flush `mode`: sync or async")
 	fs.StringVar(&cfg.RaftLogStore, "raft-log-store", cfg.RaftLogStore, "Raft log `store` of a new data directory: wal or boltdb (an existing one keeps its store)")
+	fs.StringVar(&cfg.RaftLeaderAppend, "raft-leader-append", cfg.RaftLeaderAppend, "`mode` of the leader's own Raft log append: parallel (with the followers') or serial (before replicating; for comparisons)")
 	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "delete messages older than this `duration` (0 keeps them)")
 	fs.BoolVar(&cfg.AutoCreateTopics, "auto-create-topics", cfg.AutoCreateTopics, "create unknown topics on first use")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn, error")
@@ -218,6 +224,9 @@ func (c Config) validate() error {
 	}
 	if c.RaftLogStore != "boltdb" && c.RaftLogStore != "wal" {
 		return fmt.Errorf("--raft-log-store %q: want boltdb or wal", c.RaftLogStore)
+	}
+	if c.RaftLeaderAppend != "parallel" && c.RaftLeaderAppend != "serial" {
+		return fmt.Errorf("--raft-leader-append %q: want parallel or serial", c.RaftLeaderAppend)
 	}
 	if _, err := c.level(); err != nil {
 		return err

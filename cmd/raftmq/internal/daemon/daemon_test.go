@@ -39,7 +39,7 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{"defaults", nil, func(c Config) bool {
 			return c.NodeID == "n1" && c.DataDir == "./data" && c.GRPCAddr == "127.0.0.1:9876" && c.RaftAddr == "127.0.0.1:9877" &&
-				c.bootstrap() && !c.AutoCreateTopics && c.Flush == "async" && c.RaftLogStore == "wal" && c.PprofAddr == ""
+				c.bootstrap() && !c.AutoCreateTopics && c.Flush == "async" && c.RaftLogStore == "wal" && c.RaftLeaderAppend == "parallel" && c.PprofAddr == ""
 		}, ""},
 		{"flags", []string{"--node-id", "x", "--auto-create-topics", "--flush=sync", "--retention", "2h", "--log-format", "json"}, func(c Config) bool {
 			return c.NodeID == "x" && c.AutoCreateTopics && c.Flush == "sync" && c.Retention == 2*time.Hour && c.LogFormat == "json"
@@ -58,6 +58,8 @@ func TestParseConfig(t *testing.T) {
 		{"bootstrap off", []string{"--bootstrap=false"}, func(c Config) bool { return !c.bootstrap() }, ""},
 		{"bad flush", []string{"--flush", "often"}, nil, "flush mode"},
 		{"raft-boltdb", []string{"--raft-log-store", "boltdb"}, func(c Config) bool { return c.RaftLogStore == "boltdb" }, ""},
+		{"serial leader append", []string{"--raft-leader-append", "serial"}, func(c Config) bool { return c.RaftLeaderAppend == "serial" }, ""},
+		{"bad leader append", []string{"--raft-leader-append", "sometimes"}, nil, "raft-leader-append"},
 		{"pprof", []string{"--pprof-addr", "127.0.0.1:0"}, func(c Config) bool { return c.PprofAddr == "127.0.0.1:0" }, ""},
 		{"bad raft log store", []string{"--raft-log-store", "sqlite"}, nil, "raft-log-store"},
 		{"scrub interval", []string{"--scrub-interval", "90s"}, func(c Config) bool {

@@ -25,6 +25,7 @@
 //	dead-node-timeout: 0s
 //	flush: async
 //	raft-log-store: wal
+//	raft-leader-append: parallel
 //	retention: 72h
 //	auto-create-topics: false
 //	log-level: info
@@ -35,7 +36,9 @@
 //
 // raft-log-store picks the Raft log of a new data directory (wal, the
 // default, or boltdb); an existing directory keeps the one it was created
-// with. pprof-addr (default off) serves net/http/pprof's /debug/pprof/ for
+// with. raft-leader-append serial makes the leader fsync its copy of new
+// Raft entries before replicating them instead of in parallel with the
+// followers (only for comparing the two). pprof-addr (default off) serves net/http/pprof's /debug/pprof/ for
 // profiling; bind it to a loopback address.
 //
 // Precedence: built-in defaults, then the file (--config), then flags
