@@ -13,11 +13,18 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 func goldenCommands() map[string][]byte {
 	return map[string][]byte{
-		"produce": encodeProduce(1_700_000_000_123, []*Message{
+		"produce": encodeProduce(1_700_000_000_123, []ProduceRequest{{Msgs: []*Message{
 			{Topic: "orders", QueueID: 2, Body: []byte("hello"), Tags: "tagA", Keys: []string{"k1", "k2"},
 				Properties: map[string]string{"b": "2", "a": "1"}, BornTimestamp: 1_699_999_999_000},
 			{Topic: "orders", QueueID: 0, Body: nil},
-		}),
+		}}}),
+		"produce_v2": encodeProduce(1_700_000_000_123, markRequests([]ProduceRequest{
+			{Msgs: []*Message{{Topic: "orders", QueueID: 2, Body: []byte("plain"), BornTimestamp: 1_699_999_999_000}}},
+			{Idempotent: true, ProducerID: 0x0123456789abcdef, Seq: 7, Msgs: []*Message{
+				{Topic: "orders", QueueID: 1, Body: []byte("a"), Keys: []string{"k"}, Properties: map[string]string{"x": "y"}},
+				{Topic: "orders", QueueID: 3, Body: []byte("b")},
+			}},
+		})),
 		"commit_offsets":  encodeCommitOffsets([]OffsetCommit{{Group: "g1", Topic: "orders", QueueID: 3, Offset: 42}}),
 		"create_topic":    encodeCreateTopic(Topic{Name: "orders", Queues: 8}),
 		"create_topic_v2": encodeCreateTopic(Topic{Name: "orders", Queues: 8, FirstQueue: 16}),
@@ -56,7 +63,7 @@ func TestCommandGolden(t *testing.T) {
 
 func reencode(c command) []byte {
 	if c.typ == cmdProduce {
-		return encodeProduce(c.storeTS, c.msgs)
+		return encodeProduce(c.storeTS, c.reqs)
 	}
 	return encodeSystem(c)
 }

@@ -99,7 +99,7 @@ func produce(t *testing.T, n *Node, topic string, q uint32, body string) store.A
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	res, err := n.Produce(ctx, []*Message{{Topic: topic, QueueID: q, Body: []byte(body), Keys: []string{body}}})
+	res, err := produceOne(ctx, n, []*Message{{Topic: topic, QueueID: q, Body: []byte(body), Keys: []string{body}}})
 	if err != nil {
 		t.Fatalf("produce %s: %v", body, err)
 	}
@@ -177,7 +177,7 @@ func TestThreeNodesReplicateAndFailOver(t *testing.T) {
 	if err := l.CreateTopic(ctx, Topic{Name: "orders", Queues: 5}); !errors.Is(err, ErrTopicExists) {
 		t.Fatalf("recreate with other queues: %v", err)
 	}
-	if _, err := l.Produce(ctx, []*Message{{Topic: "nope", Body: []byte("x")}}); !errors.Is(err, ErrTopicNotFound) {
+	if _, err := produceOne(ctx, l, []*Message{{Topic: "nope", Body: []byte("x")}}); !errors.Is(err, ErrTopicNotFound) {
 		t.Fatalf("unknown topic: %v", err)
 	}
 	var wg sync.WaitGroup
@@ -204,7 +204,7 @@ func TestThreeNodesReplicateAndFailOver(t *testing.T) {
 	// A follower refuses writes and names the leader.
 	for _, n := range c.nodes {
 		if !n.IsLeader() {
-			if _, err := n.Produce(ctx, []*Message{{Topic: "orders", Body: []byte("x")}}); !errors.Is(err, ErrNotLeader) {
+			if _, err := produceOne(ctx, n, []*Message{{Topic: "orders", Body: []byte("x")}}); !errors.Is(err, ErrNotLeader) {
 				t.Fatalf("follower produce: %v", err)
 			}
 			break
