@@ -73,6 +73,12 @@ func FuzzDecodeCommand(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte{cmdProduce, cmdVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{cmdProduce, cmdVersionRequests, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff})
+	// Version 2 with one plain request (must be version 1), and an
+	// idempotent request whose first record lacks its mark.
+	f.Add(append([]byte{cmdProduce, cmdVersionRequests}, encodeProduce(1, []ProduceRequest{req(false, 0, 0, "a")})[2:]...))
+	unmarked := encodeProduce(1, []ProduceRequest{req(true, 1, 2, "a", "b")})
+	f.Add(unmarked)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeCommand(b)
 		if err != nil {
@@ -88,6 +94,11 @@ func FuzzReadStreamHeader(f *testing.F) {
 	h, _ := headerBytes(snapMeta{Kind: kindFull, Tables: newTables(), CLMin: 0, CLEnd: 100, SegmentSize: 1 << 20})
 	f.Add(h)
 	f.Add([]byte("RMQS"))
+	pt := newProducerTable()
+	pt.record(7, 3, 2, 1000, 64)
+	pt.record(8, 1, 1, 1001, 200)
+	h, _ = headerBytes(snapMeta{Kind: kindFull, Tables: newTables(), CLEnd: 300, SegmentSize: 1 << 20, Producers: pt})
+	f.Add(h)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := readStreamHeader(strings.NewReader(string(b)))
 		if err != nil {

@@ -277,6 +277,9 @@ func TestWipedFollowerIsRebuiltBySnapshot(t *testing.T) {
 	if err := l.CommitOffsets(ctx, []OffsetCommit{{Group: "g", Topic: "t", QueueID: 0, Offset: 3}}); err != nil {
 		t.Fatal(err)
 	}
+	// An idempotent request the wiped follower learns about only from the
+	// installed snapshot.
+	idem := produceSeq(t, l, 77, 1, "idem")
 	f := (li + 1) % 3
 	c.kill(f)
 	if err := os.RemoveAll(c.cfgs[f].Dir); err != nil {
@@ -342,6 +345,19 @@ func TestWipedFollowerIsRebuiltBySnapshot(t *testing.T) {
 	}
 	if off, ok := c.nodes[f].Offset("g", "t", 0); !ok || off != 3 {
 		t.Fatalf("rebuilt follower offsets: %d %v", off, ok)
+	}
+	// Its producer table came with the snapshot: as leader it answers a
+	// retry with the original offsets.
+	testutil.WaitFor(t, 10*time.Second, "leadership moves to the rebuilt follower", func() bool {
+		if l.IsLeader() {
+			_ = l.TransferLeadership(c.cfgs[f].NodeID)
+		}
+		return c.nodes[f].IsLeader()
+	})
+	if got := produceSeq(t, c.nodes[f], 77, 1, "idem"); !got.Duplicate {
+		t.Fatal("retry on the rebuilt follower stored again")
+	} else {
+		sameResults(t, "retry after install", got, idem)
 	}
 }
 

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftmq/raftmq/internal/testutil"
 	"github.com/raftmq/raftmq/store"
 )
 
@@ -389,4 +391,61 @@ func TestSnapshotMetaCarriesProducers(t *testing.T) {
 	if tb := old.producerTable(); len(tb.byID) != 0 {
 		t.Fatal("empty meta gave producers")
 	}
+}
+
+// produceSeq produces one idempotent request of one message at n.
+func produceSeq(t *testing.T, n *Node, pid, seq uint64, body string) ProduceResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := n.Produce(ctx, []ProduceRequest{{Idempotent: true, ProducerID: pid, Seq: seq,
+		Msgs: []*Message{{Topic: "t", QueueID: uint32(seq % 2), Body: []byte(body)}}}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("produce %x/%d: %v %+v", pid, seq, err, res)
+	}
+	return res[0]
+}
+
+// TestIdempotentRetryAfterFailoverAndRestart: a request retried on
+// another replica after a failover, or on a replica that restarted (its
+// table rebuilt from a snapshot and the CommitLog tail), returns the
+// original offsets and stores nothing.
+func TestIdempotentRetryAfterFailoverAndRestart(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	li, l := c.leader()
+	if err := l.CreateTopic(context.Background(), Topic{Name: "t", Queues: 2}); err != nil {
+		t.Fatal(err)
+	}
+	orig := map[uint64]ProduceResult{1: produceSeq(t, l, 42, 1, "one")}
+	if err := l.Snapshot(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		t.Fatal(err)
+	}
+	orig[2] = produceSeq(t, l, 42, 2, "two") // after the snapshot: in the tail only
+	end := l.Store().MaxCommitLogOffset()
+	c.sameLogs("t", 2)
+	check := func(n *Node) {
+		t.Helper()
+		for seq, want := range orig {
+			got := produceSeq(t, n, 42, seq, "again")
+			if !got.Duplicate {
+				t.Fatalf("%s: retry of seq %d stored again", n.cfg.NodeID, seq)
+			}
+			sameResults(t, fmt.Sprintf("%s seq %d", n.cfg.NodeID, seq), got, want)
+		}
+		if got := n.Store().MaxCommitLogOffset(); got != end {
+			t.Fatalf("%s: commitlog grew from %d to %d", n.cfg.NodeID, end, got)
+		}
+	}
+	c.kill(li)
+	_, nl := c.leader()
+	check(nl)
+	c.start(li)
+	c.sameLogs("t", 2)
+	testutil.WaitFor(t, 10*time.Second, "leadership moves to the restarted node", func() bool {
+		if nl.IsLeader() {
+			_ = nl.TransferLeadership(c.cfgs[li].NodeID)
+		}
+		return c.nodes[li].IsLeader()
+	})
+	check(c.nodes[li])
 }
