@@ -24,9 +24,10 @@ type ProduceResult struct {
 	// Duplicate: the request had been applied before (same producer id
 	// and sequence); Results are the original's and nothing was stored.
 	Duplicate bool
-	// Err is why this request alone was refused (ErrTopicNotFound,
-	// ErrSequenceTooOld, ErrSequenceReused); the other requests of the
-	// entry are not affected.
+	// Err is why this request alone was refused (a message over the
+	// store's limits once marked, ErrTopicNotFound, ErrSequenceTooOld,
+	// ErrSequenceReused); the other requests of the entry are not
+	// affected.
 	Err error
 }
 
@@ -41,15 +42,25 @@ func (n *Node) Produce(ctx context.Context, reqs []ProduceRequest) ([]ProduceRes
 		return nil, fmt.Errorf("%w: empty batch", store.ErrInvalidMessage)
 	}
 	st := n.Store()
+	out := make([]ProduceResult, len(reqs))
+	// A request that fails validation (the producer mark can push a
+	// message over the properties limit) fails alone, like one the FSM
+	// refuses; the others still go into the entry.
 	marked := markRequests(reqs)
-	for _, r := range marked {
-		if len(r.Msgs) == 0 {
-			return nil, fmt.Errorf("%w: empty request", store.ErrInvalidMessage)
+	valid := make([]int, 0, len(reqs))
+	for i, r := range marked {
+		if out[i].Err = validateRequest(r, st.Options()); out[i].Err == nil {
+			valid = append(valid, i)
 		}
-		for _, m := range r.Msgs {
-			if err := store.ValidateMessage(m, st.Options()); err != nil {
-				return nil, err
-			}
+	}
+	if len(valid) == 0 {
+		return out, nil
+	}
+	entry := marked
+	if len(valid) < len(marked) {
+		entry = make([]ProduceRequest, len(valid))
+		for k, i := range valid {
+			entry[k] = marked[i]
 		}
 	}
 	if err := st.CheckDisk(); err != nil {
@@ -63,19 +74,30 @@ func (n *Node) Produce(ctx context.Context, reqs []ProduceRequest) ([]ProduceRes
 			break
 		}
 	}
-	resp, err := n.apply(ctx, encodeProduce(ts, marked))
+	resp, err := n.apply(ctx, encodeProduce(ts, entry))
 	if err != nil {
 		return nil, err
 	}
 	outs, ok := resp.([]reqOutcome)
-	if !ok || len(outs) != len(reqs) {
+	if !ok || len(outs) != len(entry) {
 		return nil, fmt.Errorf("raftfsm: unexpected produce response %T", resp)
 	}
-	out := make([]ProduceResult, len(reqs))
-	for i, o := range outs {
-		out[i] = n.produceResult(reqs[i], ts, o)
+	for k, i := range valid {
+		out[i] = n.produceResult(reqs[i], ts, outs[k])
 	}
 	return out, nil
+}
+
+func validateRequest(r ProduceRequest, o store.Options) error {
+	if len(r.Msgs) == 0 {
+		return fmt.Errorf("%w: empty request", store.ErrInvalidMessage)
+	}
+	for _, m := range r.Msgs {
+		if err := store.ValidateMessage(m, o); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // produceResult turns the FSM's outcome of one request into its result,

@@ -449,3 +449,31 @@ func TestIdempotentRetryAfterFailoverAndRestart(t *testing.T) {
 	})
 	check(c.nodes[li])
 }
+
+// TestOversizedMarkFailsOnlyItsRequest: a request whose producer mark
+// pushes its first message over the properties limit fails alone; the
+// others of the entry are stored.
+func TestOversizedMarkFailsOnlyItsRequest(t *testing.T) {
+	c := newCluster(t, 1, nil)
+	_, l := c.leader()
+	ctx := context.Background()
+	if err := l.CreateTopic(ctx, Topic{Name: "t", Queues: 2}); err != nil {
+		t.Fatal(err)
+	}
+	big := req(true, 5, 1, "big")
+	limit := l.Store().Options().MaxPropertiesSize
+	big.Msgs[0].Properties = map[string]string{"p": string(bytes.Repeat([]byte("x"), limit-4-2-2-2-1-10))}
+	if err := store.ValidateMessage(big.Msgs[0], l.Store().Options()); err != nil {
+		t.Fatalf("the unmarked message should fit: %v", err)
+	}
+	res, err := l.Produce(ctx, []ProduceRequest{req(false, 0, 0, "a"), big, req(true, 5, 2, "b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Err != nil || res[2].Err != nil || !errors.Is(res[1].Err, store.ErrPropertiesTooLarge) {
+		t.Fatalf("results: %+v", res)
+	}
+	if n := l.Store().MaxOffset("t", 0); n != 2 {
+		t.Fatalf("%d messages stored in queue 0, want 2", n)
+	}
+}
