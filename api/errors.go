@@ -48,6 +48,12 @@ var errorCodes = []struct {
 	{store.ErrInvalidMessage, codes.InvalidArgument},
 	{store.ErrOffsetTooSmall, codes.OutOfRange},
 	{store.ErrOffsetTooLarge, codes.OutOfRange},
+	// An idempotent produce retried too late to tell whether it was
+	// stored: OUT_OF_RANGE (its sequence is outside the window the broker
+	// remembers), not FAILED_PRECONDITION, which clients read as "retry at
+	// the leader" and would retry in vain.
+	{raftfsm.ErrSequenceTooOld, codes.OutOfRange},
+	{raftfsm.ErrSequenceReused, codes.InvalidArgument},
 	// Missing or conflicting things.
 	{broker.ErrTopicNotFound, codes.NotFound},
 	{broker.ErrGroupNotFound, codes.NotFound},

@@ -38,6 +38,8 @@ func TestCode(t *testing.T) {
 		{raftfsm.ErrTopicNotFound, codes.NotFound},
 		{broker.ErrMessageNotFound, codes.NotFound},
 		{raftfsm.ErrTopicExists, codes.AlreadyExists},
+		{fmt.Errorf("producer 7: %w", raftfsm.ErrSequenceTooOld), codes.OutOfRange},
+		{raftfsm.ErrSequenceReused, codes.InvalidArgument},
 		{broker.ErrRequestTooLarge, codes.ResourceExhausted},
 		{store.ErrDiskFull, codes.ResourceExhausted},
 		{store.ErrCorrupt, codes.DataLoss},

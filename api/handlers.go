@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/raftmq/raftmq/api/raftmqpb"
@@ -10,7 +11,15 @@ import (
 
 // Produce implements raftmqpb.BrokerServer; a follower forwards it.
 func (s *Server) Produce(ctx context.Context, req *raftmqpb.ProduceRequest) (*raftmqpb.ProduceResponse, error) {
-	res, err := s.b.Produce(ctx, req.GetTopic(), fromPBProduce(req.GetMessages()))
+	pr := broker.ProduceRequest{Topic: req.GetTopic(), Messages: fromPBProduce(req.GetMessages())}
+	switch {
+	case req.ProducerId != nil && req.Sequence != nil:
+		pr.Idempotent, pr.ProducerID, pr.Seq = true, req.GetProducerId(), req.GetSequence()
+	case req.ProducerId != nil || req.Sequence != nil:
+		return nil, s.toStatus(ctx, fmt.Errorf("%w: producer_id and sequence go together", broker.ErrInvalidArgument))
+	}
+	// A follower forwards req itself, producer id and sequence included.
+	res, err := s.b.ProduceRequest(ctx, pr)
 	if err != nil {
 		return forward(ctx, s, err, req, raftmqpb.BrokerClient.Produce)
 	}

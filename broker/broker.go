@@ -22,7 +22,7 @@ type Broker struct {
 	dir Directory
 	log *slog.Logger
 
-	produce *batcher[[]*store.Message, []store.AppendResult]
+	produce *batcher[raftfsm.ProduceRequest, raftfsm.ProduceResult]
 	commits *batcher[[]raftfsm.OffsetCommit, struct{}]
 	coord   *coordinator
 	peers   atomic.Pointer[Peers] // other groups; nil until SetPeers

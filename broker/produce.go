@@ -33,21 +33,45 @@ type SendResult struct {
 	QueueOffset uint64
 }
 
-// Produce appends msgs to topic. It returns, once the Raft entry holding
-// them is committed by a majority and applied here, one result per
-// message in request order. A request is never split: it is applied
-// wholly (in one Raft entry, possibly shared with other requests) or not
-// at all. Only the leader accepts it; a follower returns *NotLeaderError.
+// ProduceRequest is one producer request.
+type ProduceRequest struct {
+	Topic    string
+	Messages []ProduceMessage
+	// Idempotent requests carry their producer's id and a sequence number
+	// the producer uses for this request only: a retry with the same pair
+	// is stored once, and returns the first attempt's results.
+	Idempotent bool
+	ProducerID uint64
+	Seq        uint64
+}
+
+// Produce appends msgs to topic as a plain (not idempotent) request; see
+// ProduceRequest and Broker.ProduceRequest.
+func (b *Broker) Produce(ctx context.Context, topic string, msgs []ProduceMessage) ([]SendResult, error) {
+	return b.ProduceRequest(ctx, ProduceRequest{Topic: topic, Messages: msgs})
+}
+
+// ProduceRequest appends a request's messages to its topic. It returns,
+// once the Raft entry holding them is committed by a majority and applied
+// here, one result per message in request order. A request is never
+// split: it is applied wholly (in one Raft entry, possibly shared with
+// other requests, which neither its success nor its refusal affects) or
+// not at all. Only the leader accepts it; a follower returns
+// *NotLeaderError.
 //
 // Every message is validated before anything is batched, so bad input
 // never reaches Raft. A missing topic is created with DefaultQueues
 // queues if AutoCreateTopics is set, else ErrTopicNotFound is returned.
 // A context that ends while the entry is in flight leaves the outcome
-// unknown (the messages may be stored).
-func (b *Broker) Produce(ctx context.Context, topic string, msgs []ProduceMessage) ([]SendResult, error) {
+// unknown (the messages may be stored); an idempotent request may then be
+// retried with the same producer id and sequence, here or on the next
+// leader, and is stored at most once (raftfsm.ErrSequenceTooOld if it
+// comes too late to tell).
+func (b *Broker) ProduceRequest(ctx context.Context, req ProduceRequest) ([]SendResult, error) {
 	if err := b.checkOpen(); err != nil {
 		return nil, err
 	}
+	topic, msgs := req.Topic, req.Messages
 	switch {
 	case len(msgs) == 0:
 		return nil, invalid("no messages")
@@ -68,12 +92,15 @@ func (b *Broker) Produce(ctx context.Context, topic string, msgs []ProduceMessag
 	if err != nil {
 		return nil, err
 	}
-	res, err := b.produce.submit(ctx, batch)
+	o, err := b.produce.submit(ctx, raftfsm.ProduceRequest{Msgs: batch, Idempotent: req.Idempotent, ProducerID: req.ProducerID, Seq: req.Seq})
+	if err == nil {
+		err = o.Err
+	}
 	if err != nil {
 		return nil, b.writeErr(err)
 	}
-	out := make([]SendResult, len(res))
-	for i, r := range res {
+	out := make([]SendResult, len(o.Results))
+	for i, r := range o.Results {
 		out[i] = SendResult{
 			MsgID:       FormatMessageID(b.cfg.GroupID, r.CommitLogOffset),
 			QueueID:     batch[i].QueueID,
@@ -192,36 +219,29 @@ func (b *Broker) autoCreate(ctx context.Context, name string) error {
 }
 
 // produceSize measures one produce request for the batcher.
-func produceSize(msgs []*store.Message) (count, bytes int) {
-	for _, m := range msgs {
+func produceSize(r raftfsm.ProduceRequest) (count, bytes int) {
+	for _, m := range r.Msgs {
 		bytes += record.Size(m)
 	}
-	return len(msgs), bytes
+	return len(r.Msgs), bytes
 }
 
-// applyProduce writes the requests of one batch as one Raft entry and
-// splits the results back per request.
-func (b *Broker) applyProduce(reqs [][]*store.Message) ([][]store.AppendResult, error) {
-	n := 0
-	for _, r := range reqs {
-		n += len(r)
-	}
-	all := make([]*store.Message, 0, n)
-	for _, r := range reqs {
-		all = append(all, r...)
-	}
+// applyProduce writes the requests of one batch as one Raft entry; each
+// request gets its own result (a request refused by the FSM fails alone).
+func (b *Broker) applyProduce(reqs []raftfsm.ProduceRequest) ([]raftfsm.ProduceResult, error) {
 	ctx, cancel := b.applyCtx(context.Background())
 	defer cancel()
-	res, err := b.rep.Produce(ctx, all)
+	res, err := b.rep.Produce(ctx, reqs)
 	if err != nil {
 		return nil, err
 	}
-	if len(res) != n {
-		return nil, fmt.Errorf("broker: replicator returned %d results for %d messages", len(res), n)
+	if len(res) != len(reqs) {
+		return nil, fmt.Errorf("broker: replicator returned %d results for %d requests", len(res), len(reqs))
 	}
-	out := make([][]store.AppendResult, len(reqs))
-	for i, r := range reqs {
-		out[i], res = res[:len(r):len(r)], res[len(r):]
+	for i, r := range res {
+		if r.Err == nil && len(r.Results) != len(reqs[i].Msgs) {
+			return nil, fmt.Errorf("broker: replicator returned %d results for %d messages", len(r.Results), len(reqs[i].Msgs))
+		}
 	}
-	return out, nil
+	return res, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/raftmq/raftmq/internal/testutil"
+	"github.com/raftmq/raftmq/raftfsm"
 	"github.com/raftmq/raftmq/store"
 )
 
@@ -294,5 +295,74 @@ func TestProduceAfterClose(t *testing.T) {
 	}
 	if _, err := b.Produce(t.Context(), "T", msgs(1, "x")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("err %v, want ErrClosed", err)
+	}
+}
+
+// TestDeletedTopicFailsOnlyItsRequest: a request whose topic is deleted
+// after the broker validated it, but before its batch is applied, fails
+// alone; the requests sharing its Raft entry are stored.
+func TestDeletedTopicFailsOnlyItsRequest(t *testing.T) {
+	b, f := newTestBroker(t, func(c *Config) { c.ProducePipeline = 1 })
+	mustCreate(t, b, "T", 1)
+	mustCreate(t, b, "Gone", 1)
+	release := f.Hold()
+	defer release()
+	first := produceConcurrently(t, b, 1, 1)
+	<-f.Entered() // the pipeline is full: the next callers form one batch
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i, topic := range []string{"T", "Gone", "T"} {
+		wg.Go(func() { _, errs[i] = b.Produce(t.Context(), topic, msgs(2, topic)) })
+	}
+	testutil.WaitFor(t, 5*time.Second, "callers queued behind the held entry", func() bool {
+		return b.produce.waiting.Load() == 3
+	})
+	if err := f.DeleteTopic(t.Context(), "Gone"); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	first()
+	wg.Wait()
+	for i, want := range []error{nil, raftfsm.ErrTopicNotFound, nil} {
+		if !errors.Is(errs[i], want) {
+			t.Fatalf("request %d: %v, want %v", i, errs[i], want)
+		}
+	}
+	if calls := f.ProduceCalls(); !slices.Equal(calls, []int{1, 4}) {
+		t.Fatalf("Produce calls %v, want [1 4]: the two good requests stored together", calls)
+	}
+}
+
+// TestIdempotentProduceRetry: a retry of an idempotent request with the
+// same producer id and sequence returns the original results (queues
+// included) and stores nothing; another sequence is a new request.
+func TestIdempotentProduceRetry(t *testing.T) {
+	b, _ := newTestBroker(t, nil)
+	mustCreate(t, b, "T", 4)
+	send := func(seq uint64) []SendResult {
+		t.Helper()
+		res, err := b.ProduceRequest(t.Context(), ProduceRequest{Topic: "T", Idempotent: true, ProducerID: 9, Seq: seq,
+			Messages: []ProduceMessage{{Body: []byte("a")}, {Body: []byte("b")}}}) // round robin: other queues on a retry
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	orig := send(1)
+	if again := send(1); !slices.Equal(again, orig) {
+		t.Fatalf("retry got %+v, original %+v", again, orig)
+	}
+	if other := send(2); other[0].MsgID == orig[0].MsgID {
+		t.Fatal("sequence 2 taken for a retry of 1")
+	}
+	if n := b.rep.Store().MaxCommitLogOffset(); n == 0 {
+		t.Fatal("nothing stored")
+	}
+	total := uint64(0)
+	for q := range uint32(4) {
+		total += b.rep.Store().MaxOffset("T", q)
+	}
+	if total != 4 {
+		t.Fatalf("%d messages stored, want 4", total)
 	}
 }

@@ -14,9 +14,11 @@ import (
 // follower; reads serve this replica's applied state. All methods are
 // called from many goroutines at once.
 type Replicator interface {
-	// Produce appends msgs as one Raft entry and returns, in order, where
-	// each was stored, once the entry is applied locally.
-	Produce(ctx context.Context, msgs []*store.Message) ([]store.AppendResult, error)
+	// Produce appends the requests as one Raft entry and returns, once
+	// the entry is applied locally, one result per request: where each
+	// message was stored, or why that request alone was refused. An error
+	// return concerns the whole entry.
+	Produce(ctx context.Context, reqs []raftfsm.ProduceRequest) ([]raftfsm.ProduceResult, error)
 	// CommitOffsets records consumer offsets as one Raft entry.
 	CommitOffsets(ctx context.Context, commits []raftfsm.OffsetCommit) error
 	// CreateTopic and DeleteTopic change the topic table through Raft.

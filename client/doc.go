@@ -38,14 +38,21 @@
 // repairs itself from the others): the call is retried at once at another
 // replica of the group (a call without a route at the next seed).
 //
-// DEADLINE_EXCEEDED on Produce (from the broker, the per-attempt timeout or
-// the caller's context), or the caller's context being canceled while a
-// Produce is in flight, is never retried: the messages may have been
-// stored, so a retry could duplicate them. Send then fails with
-// ErrUnknownOutcome and the caller decides. Note that UNAVAILABLE can also
-// arise when a connection breaks after the broker received a request; it is
-// retried, so a Produce may, rarely, be stored twice. Delivery is
-// at-least-once in any case.
+// Produce is idempotent: a Producer has a random 64-bit id and numbers
+// its requests (one sequence per Send or SendAsync batch, in order); every
+// attempt of a request carries the same id and sequence, and the broker
+// group stores a request at most once, answering a retry with the first
+// attempt's message ids and offsets, also after a failover to another
+// replica. So DEADLINE_EXCEEDED on Produce (from the broker or the
+// per-attempt timeout) and UNAVAILABLE are retried within the retry
+// budget; only when the budget ends (or the caller's context is canceled
+// while a Produce is in flight) after an attempt whose outcome was unknown
+// does Send fail with ErrUnknownOutcome (still matching the last
+// attempt's own sentinel, e.g. ErrUnavailable): the messages may have
+// been stored, once. A Producer keeps fewer than 128 sequences between its
+// oldest request in flight and its newest, so a late retry is never too
+// old for the broker to recognise (a request waits while the span is
+// full). Delivery to consumers is at-least-once in any case.
 //
 // Every RPC failure is an *Error carrying the method, node, gRPC code and
 // server message; errors.Is matches it against ErrNotFound,

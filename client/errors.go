@@ -64,6 +64,9 @@ type Error struct {
 
 	kind  error // sentinel, or nil for a code without one
 	cause error // context error, if the caller's context ended
+	// last is the last attempt's own sentinel when kind became
+	// ErrUnknownOutcome because an earlier attempt may have been stored.
+	last error
 }
 
 var (
@@ -93,6 +96,9 @@ func (e *Error) Unwrap() []error {
 	}
 	if e.cause != nil {
 		errs = append(errs, e.cause)
+	}
+	if e.last != nil {
+		errs = append(errs, e.last)
 	}
 	return errs
 }
@@ -164,4 +170,21 @@ func contextCode(err error) codes.Code {
 // clientError builds an *Error for a failure detected on the client side.
 func clientError(method string, code codes.Code, format string, args ...any) error {
 	return &Error{Method: method, Code: code, Message: fmt.Sprintf(format, args...), kind: kindOf(code, false)}
+}
+
+// unknownOutcome turns the final error of an idempotent produce that had
+// an attempt with an unknown outcome into ErrUnknownOutcome: whatever the
+// last attempt said, an earlier one may have stored the messages. The
+// error still matches the last attempt's sentinel (e.g. ErrUnavailable).
+func unknownOutcome(err error) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		return fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
+	}
+	if e.kind == ErrUnknownOutcome {
+		return err
+	}
+	c := *e
+	c.kind, c.last = ErrUnknownOutcome, e.kind
+	return &c
 }

@@ -31,9 +31,14 @@ type callSpec struct {
 	hasQueue bool
 	// read lets the call go to a replica when the group has no leader.
 	read bool
-	// produce marks a non-idempotent write: DEADLINE_EXCEEDED (or the
-	// context ending in flight) means ErrUnknownOutcome.
+	// produce marks a write whose outcome may be unknown: DEADLINE_EXCEEDED
+	// (or the context ending in flight) means ErrUnknownOutcome.
 	produce bool
+	// idempotent marks a produce that the broker stores at most once however
+	// often it is sent (producer id and sequence): an attempt with an
+	// unknown outcome is retried, and only when the retries end without an
+	// answer does the call fail with ErrUnknownOutcome.
+	idempotent bool
 	// extraTimeout is added to the per-attempt timeout (a long poll's wait).
 	extraTimeout time.Duration
 }
@@ -47,11 +52,19 @@ type rpcFunc[T any] func(ctx context.Context, b pb.BrokerClient, opts []grpc.Cal
 // replica of the group (FAILED_PRECONDITION with a "raftmq-leader" trailer
 // is retried at once at that leader), NOT_FOUND on a routed call is retried
 // once after refreshing the route, anything else is returned. Retries stop
-// at cfg.maxRetries or when ctx (shortened to cfg.retryTimeout) ends.
-func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T]) (T, error) {
+// at cfg.maxRetries or when ctx (shortened to cfg.retryTimeout) ends. An
+// idempotent produce also retries DEADLINE_EXCEEDED; when it fails after
+// an attempt whose outcome was unknown, the error is ErrUnknownOutcome.
+func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T]) (_ T, err error) {
 	var zero T
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.retryTimeout)
 	defer cancel()
+	maybeStored := false // an earlier attempt may have been applied
+	defer func() {
+		if err != nil && maybeStored {
+			err = unknownOutcome(err)
+		}
+	}()
 	var hint, hintGroup string
 	refreshed := false
 	for attempt := 0; ; attempt++ {
@@ -81,6 +94,10 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 				return zero, err
 			}
 			err = wrapRPC(ctx, spec.method, addr, err, spec.produce)
+			switch status.Code(err) {
+			case codes.DeadlineExceeded, codes.Canceled, codes.Unavailable:
+				maybeStored = maybeStored || spec.produce
+			}
 		}
 		switch status.Code(err) {
 		case codes.FailedPrecondition:
@@ -101,11 +118,12 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 		case codes.DeadlineExceeded:
 			// The node may be hung (paused, partitioned) rather than
 			// dead: forget the route that led there, so the next call
-			// looks the leader up again. A produce's outcome is unknown
-			// and is not retried; other calls are idempotent and move on
-			// (a seed call to the next seed).
+			// looks the leader up again. A plain produce's outcome is
+			// unknown and is not retried; other calls, an idempotent
+			// produce included, are safe to repeat and move on (a seed
+			// call to the next seed).
 			c.invalidate(spec)
-			if spec.produce || ctx.Err() != nil {
+			if (spec.produce && !spec.idempotent) || ctx.Err() != nil {
 				return zero, err
 			}
 		case codes.DataLoss:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -98,6 +99,11 @@ type Producer struct {
 	closed      bool
 
 	wg sync.WaitGroup // batch senders
+
+	// id is this producer's random id; seqs hands out the sequence numbers
+	// of its requests (idempotent produce, see send).
+	id   uint64
+	seqs *seqGate
 }
 
 // NewProducer returns a Producer sending through c.
@@ -115,6 +121,8 @@ func NewProducer(c *Client, opts ...ProducerOption) (*Producer, error) {
 		slots:    make(chan struct{}, cfg.maxPending),
 		rr:       make(map[string]uint64),
 		batchers: make(map[batchKey]*batcher),
+		id:       rand.Uint64(),
+		seqs:     newSeqGate(),
 	}, nil
 }
 
@@ -198,11 +206,21 @@ func (p *Producer) produce(ctx context.Context, topic, group string, pms []*pb.P
 	return p.send(ctx, topic, callSpec{method: "Produce", topic: topic, group: group, produce: true}, pms)
 }
 
-// send makes one Produce call as spec routes it.
+// send makes one Produce call as spec routes it. The request carries the
+// producer's id and a fresh sequence number, and every attempt carries
+// the same pair, so the broker stores it at most once: an attempt whose
+// outcome is unknown is retried like any other failure.
 func (p *Producer) send(ctx context.Context, topic string, spec callSpec, pms []*pb.ProduceMessage) ([]SendResult, error) {
+	seq, err := p.seqs.acquire(ctx)
+	if err != nil {
+		return nil, wrapRPC(ctx, spec.method, "", err, false)
+	}
+	defer p.seqs.release(seq)
+	spec.idempotent = true
+	req := &pb.ProduceRequest{Topic: topic, Messages: pms, ProducerId: &p.id, Sequence: &seq}
 	resp, err := invoke(ctx, p.c, spec,
 		func(ctx context.Context, b pb.BrokerClient, opts []grpc.CallOption) (*pb.ProduceResponse, error) {
-			return b.Produce(ctx, &pb.ProduceRequest{Topic: topic, Messages: pms}, opts...)
+			return b.Produce(ctx, req, opts...)
 		})
 	if err != nil {
 		return nil, err
@@ -221,4 +239,64 @@ func (p *Producer) isClosed() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.closed
+}
+
+// seqWindow bounds the span of a producer's outstanding sequence numbers:
+// a new request waits while its sequence would be seqWindow or more above
+// the oldest request still in flight. Brokers remember the last 256
+// sequences of a producer (raftfsm's producerWindow), so with this bound a
+// request, however late it arrives or is retried, is never too old for
+// the broker to tell whether it is a duplicate.
+const seqWindow = 128
+
+// seqGate hands out sequence numbers in order and tracks which are still
+// in flight.
+type seqGate struct {
+	mu   sync.Mutex // guards every field below
+	next uint64     // next sequence to hand out
+	base uint64     // lowest sequence still in flight (next if none)
+	done map[uint64]bool
+	// moved is closed (and replaced) whenever base advances.
+	moved chan struct{}
+}
+
+func newSeqGate() *seqGate {
+	return &seqGate{done: make(map[uint64]bool), moved: make(chan struct{})}
+}
+
+// acquire returns the next sequence number, waiting while seqWindow
+// requests' worth of sequences are outstanding.
+func (g *seqGate) acquire(ctx context.Context) (uint64, error) {
+	for {
+		g.mu.Lock()
+		if g.next-g.base < seqWindow {
+			s := g.next
+			g.next++
+			g.mu.Unlock()
+			return s, nil
+		}
+		moved := g.moved
+		g.mu.Unlock()
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// release marks seq finished (stored, refused, or given up on).
+func (g *seqGate) release(seq uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.done[seq] = true
+	if seq != g.base {
+		return
+	}
+	for g.done[g.base] {
+		delete(g.done, g.base)
+		g.base++
+	}
+	close(g.moved)
+	g.moved = make(chan struct{})
 }

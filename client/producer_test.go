@@ -185,29 +185,46 @@ func TestRetryOnUnavailable(t *testing.T) {
 }
 
 func TestUnknownOutcome(t *testing.T) {
-	t.Run("broker deadline exceeded", func(t *testing.T) {
+	t.Run("broker deadline exceeded is retried with the same sequence", func(t *testing.T) {
 		cl := startCluster(t, 1)
 		c := dial(t, cl.addrs())
 		createTopic(t, c, "t", 1)
 		p := newProducer(t, c)
+		// The first attempt is stored but its answer is lost.
 		cl.nodes[0].Inject("Produce", fakebroker.Fault{Code: codes.DeadlineExceeded, Msg: "raft commit timed out", After: true})
-		_, err := p.Send(context.Background(), "t", &Message{Body: []byte("x")})
-		if !errors.Is(err, ErrUnknownOutcome) {
-			t.Fatalf("Send: %v, want ErrUnknownOutcome", err)
+		res, err := p.Send(context.Background(), "t", &Message{Body: []byte("x")}, &Message{Body: []byte("y")})
+		if err != nil {
+			t.Fatalf("Send: %v", err)
 		}
-		if status.Code(err) != codes.DeadlineExceeded {
-			t.Errorf("status code %v, want DeadlineExceeded", status.Code(err))
+		if got := cl.nodes[0].Calls("Produce"); got != 2 {
+			t.Errorf("Produce calls = %d, want 2 (one retry)", got)
 		}
-		if got := cl.nodes[0].Calls("Produce"); got != 1 {
-			t.Errorf("Produce calls = %d, want 1 (no blind retry)", got)
+		seqs := cl.b.SequenceCalls()
+		if len(seqs) != 1 {
+			t.Fatalf("attempts carried %d producer id/sequence pairs, want 1: %v", len(seqs), seqs)
 		}
-		if got := cl.b.Count("t"); got != 1 {
-			t.Errorf("broker holds %d messages, want the 1 whose answer was lost", got)
+		for k, n := range seqs {
+			if k[0] != p.id || n != 2 {
+				t.Fatalf("pair %v sent %d times, want producer %x twice", k, n, p.id)
+			}
+		}
+		if got := cl.b.Count("t"); got != 2 {
+			t.Errorf("broker holds %d messages, want 2 (stored once)", got)
+		}
+		if stored := cl.b.Messages("t", 0); len(stored) != 2 || stored[0].GetMsgId() != res[0].MsgID || stored[1].GetMsgId() != res[1].MsgID {
+			t.Errorf("results %+v are not the stored messages", res)
+		}
+		// The next request gets a new sequence.
+		if _, err := p.Send(context.Background(), "t", &Message{Body: []byte("z")}); err != nil {
+			t.Fatal(err)
+		}
+		if got := cl.b.Count("t"); got != 3 || len(cl.b.SequenceCalls()) != 2 {
+			t.Errorf("after a second Send: %d messages, %d sequences", got, len(cl.b.SequenceCalls()))
 		}
 	})
-	t.Run("attempt timeout", func(t *testing.T) {
+	t.Run("attempt timeouts until the budget ends", func(t *testing.T) {
 		cl := startCluster(t, 1)
-		c := dial(t, cl.addrs(), WithRequestTimeout(50*time.Millisecond))
+		c := dial(t, cl.addrs(), WithRequestTimeout(50*time.Millisecond), WithMaxRetries(2))
 		createTopic(t, c, "t", 1)
 		p := newProducer(t, c)
 		release := cl.nodes[0].Block("Produce")
@@ -216,8 +233,24 @@ func TestUnknownOutcome(t *testing.T) {
 		if !errors.Is(err, ErrUnknownOutcome) {
 			t.Fatalf("Send: %v, want ErrUnknownOutcome", err)
 		}
-		if got := cl.nodes[0].Calls("Produce"); got != 1 {
-			t.Errorf("Produce calls = %d, want 1", got)
+		if got := cl.nodes[0].Calls("Produce"); got != 3 {
+			t.Errorf("Produce calls = %d, want 3 (the retry budget)", got)
+		}
+		if seqs := cl.b.SequenceCalls(); len(seqs) > 1 {
+			t.Errorf("retries used %d sequences, want 1", len(seqs))
+		}
+	})
+	t.Run("unknown then unavailable is still unknown", func(t *testing.T) {
+		cl := startCluster(t, 1)
+		c := dial(t, cl.addrs(), WithMaxRetries(1))
+		createTopic(t, c, "t", 1)
+		p := newProducer(t, c)
+		cl.nodes[0].Inject("Produce",
+			fakebroker.Fault{Code: codes.DeadlineExceeded, Msg: "raft commit timed out", After: true},
+			fakebroker.Fault{Code: codes.Unavailable, Msg: "no leader"})
+		_, err := p.Send(context.Background(), "t", &Message{Body: []byte("x")})
+		if !errors.Is(err, ErrUnknownOutcome) || !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Send: %v, want ErrUnknownOutcome and ErrUnavailable", err)
 		}
 	})
 	t.Run("caller cancels in flight", func(t *testing.T) {
@@ -330,5 +363,34 @@ func TestShardingKeyNeedsCompleteRoute(t *testing.T) {
 	}
 	if _, _, err := place(rt, &Message{Body: []byte("x")}, now); err != nil {
 		t.Fatalf("unsharded message over an incomplete route: %v", err)
+	}
+}
+
+// TestSeqGateBoundsOutstandingSpan: a sequence is handed out only while
+// it is less than seqWindow above the oldest one still in flight, however
+// many later ones have finished.
+func TestSeqGateBoundsOutstandingSpan(t *testing.T) {
+	g := newSeqGate()
+	for want := range uint64(seqWindow) {
+		if s, err := g.acquire(context.Background()); err != nil || s != want {
+			t.Fatalf("acquire = %d, %v; want %d", s, err, want)
+		}
+	}
+	for s := uint64(1); s < seqWindow; s++ {
+		g.release(s) // all but the oldest finish
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := g.acquire(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("acquire past the window: %v", err)
+	}
+	got := make(chan uint64, 1)
+	go func() {
+		s, _ := g.acquire(context.Background())
+		got <- s
+	}()
+	g.release(0)
+	if s := <-got; s != seqWindow {
+		t.Fatalf("after the oldest finished: %d, want %d", s, seqWindow)
 	}
 }

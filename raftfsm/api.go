@@ -12,20 +12,55 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/raftmq/raftmq/store"
+	"github.com/raftmq/raftmq/store/record"
 )
 
-// Produce replicates msgs as ONE Raft entry and returns where each went,
-// once the entry is committed and applied here. Only the leader accepts it.
-// The leader stamps the entry with its clock (never earlier than the last
-// stamp), so every replica writes the same store timestamp.
-func (n *Node) Produce(ctx context.Context, msgs []*Message) ([]store.AppendResult, error) {
-	if len(msgs) == 0 {
+// ProduceResult is the outcome of one ProduceRequest.
+type ProduceResult struct {
+	// Results says where each message went, in request order; the
+	// request's messages are updated the same way (StoreTimestamp,
+	// QueueOffset, CommitLogOffset, and QueueID for a duplicate).
+	Results []store.AppendResult
+	// Duplicate: the request had been applied before (same producer id
+	// and sequence); Results are the original's and nothing was stored.
+	Duplicate bool
+	// Err is why this request alone was refused (a message over the
+	// store's limits once marked, ErrTopicNotFound, ErrSequenceTooOld,
+	// ErrSequenceReused); the other requests of the entry are not
+	// affected.
+	Err error
+}
+
+// Produce replicates reqs as ONE Raft entry and returns, once the entry
+// is committed and applied here, one result per request. Each request is
+// stored wholly or refused on its own (ProduceResult.Err); an error
+// return concerns the whole entry. Only the leader accepts it. The leader
+// stamps the entry with its clock (never earlier than the last stamp), so
+// every replica writes the same store timestamp.
+func (n *Node) Produce(ctx context.Context, reqs []ProduceRequest) ([]ProduceResult, error) {
+	if len(reqs) == 0 {
 		return nil, fmt.Errorf("%w: empty batch", store.ErrInvalidMessage)
 	}
 	st := n.Store()
-	for _, m := range msgs {
-		if err := store.ValidateMessage(m, st.Options()); err != nil {
-			return nil, err
+	out := make([]ProduceResult, len(reqs))
+	// A request that fails validation (the producer mark can push a
+	// message over the properties limit) fails alone, like one the FSM
+	// refuses; the others still go into the entry.
+	marked := markRequests(reqs)
+	valid := make([]int, 0, len(reqs))
+	for i, r := range marked {
+		if out[i].Err = validateRequest(r, st.Options()); out[i].Err == nil {
+			valid = append(valid, i)
+		}
+	}
+	if len(valid) == 0 {
+		return out, nil
+	}
+	entry := marked
+	if len(valid) < len(marked) {
+		entry = make([]ProduceRequest, len(valid))
+		for k, i := range valid {
+			entry[k] = marked[i]
 		}
 	}
 	if err := st.CheckDisk(); err != nil {
@@ -39,18 +74,57 @@ func (n *Node) Produce(ctx context.Context, msgs []*Message) ([]store.AppendResu
 			break
 		}
 	}
-	resp, err := n.apply(ctx, encodeProduce(ts, msgs))
+	resp, err := n.apply(ctx, encodeProduce(ts, entry))
 	if err != nil {
 		return nil, err
 	}
-	res, ok := resp.([]store.AppendResult)
-	if !ok {
+	outs, ok := resp.([]reqOutcome)
+	if !ok || len(outs) != len(entry) {
 		return nil, fmt.Errorf("raftfsm: unexpected produce response %T", resp)
 	}
-	for i, m := range msgs {
-		m.StoreTimestamp, m.QueueOffset, m.CommitLogOffset = ts, res[i].QueueOffset, res[i].CommitLogOffset
+	for k, i := range valid {
+		out[i] = n.produceResult(reqs[i], ts, outs[k])
 	}
-	return res, nil
+	return out, nil
+}
+
+func validateRequest(r ProduceRequest, o store.Options) error {
+	if len(r.Msgs) == 0 {
+		return fmt.Errorf("%w: empty request", store.ErrInvalidMessage)
+	}
+	for _, m := range r.Msgs {
+		if err := store.ValidateMessage(m, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// produceResult turns the FSM's outcome of one request into its result,
+// reading a duplicate's original messages back from the store.
+func (n *Node) produceResult(r ProduceRequest, ts int64, o reqOutcome) ProduceResult {
+	switch {
+	case o.err != nil:
+		return ProduceResult{Err: o.err}
+	case o.dup.count > 0:
+		orig, err := readRequest(n.Store(), o.dup.first, int(o.dup.count))
+		if err != nil {
+			return ProduceResult{Err: fmt.Errorf("raftfsm: producer %x sequence %d was stored before, but reading it back failed: %w", r.ProducerID, r.Seq, err)}
+		}
+		res := make([]store.AppendResult, len(r.Msgs))
+		for i, m := range r.Msgs {
+			om := &orig[i]
+			m.QueueID, m.StoreTimestamp, m.QueueOffset, m.CommitLogOffset = om.QueueID, om.StoreTimestamp, om.QueueOffset, om.CommitLogOffset
+			res[i] = store.AppendResult{CommitLogOffset: om.CommitLogOffset, QueueOffset: om.QueueOffset, Size: int32(record.Size(om))}
+		}
+		return ProduceResult{Results: res, Duplicate: true}
+	}
+	if len(o.res) == len(r.Msgs) {
+		for i, m := range r.Msgs {
+			m.StoreTimestamp, m.QueueOffset, m.CommitLogOffset = ts, o.res[i].QueueOffset, o.res[i].CommitLogOffset
+		}
+	}
+	return ProduceResult{Results: o.res}
 }
 
 // CommitOffsets replicates consumer group positions as one Raft entry.

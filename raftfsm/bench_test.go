@@ -93,7 +93,7 @@ func benchProduceR3(b *testing.B, logStore string, cache int, serial bool, produ
 				for k := range msgs {
 					msgs[k] = &Message{Topic: "bench", QueueID: uint32((p + i + k) % 8), Body: body}
 				}
-				if _, err := l.Produce(ctx, msgs); err != nil {
+				if _, err := produceOne(ctx, l, msgs); err != nil {
 					errs <- err
 					return
 				}

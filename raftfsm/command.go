@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	"github.com/raftmq/raftmq/store"
 	"github.com/raftmq/raftmq/store/record"
 )
 
@@ -19,6 +18,11 @@ import (
 //	                    count CommitLog records (package record's format,
 //	                    queue and CommitLog offsets zero; each starts
 //	                    with its own length and carries its own CRC)
+//	                                                            (version 1)
+//	                    store timestamp i64 | requests u32 | requests x
+//	                    (count u32 | flags u8 | [producer id u64 |
+//	                    sequence u64 when flags bit 0] | count records)
+//	                                                            (version 2)
 //	commit offsets (2): count u32 | count x (group u16+bytes | topic
 //	                    u8+bytes | queue id u32 | offset u64)
 //	create topic (3):   name u8+bytes | queues u32                  (version 1)
@@ -29,6 +33,16 @@ import (
 // version 2 only when its first queue id is not 0 (a topic spread over
 // several broker groups), so a group that never uses several groups
 // writes exactly what older releases wrote and can still be read by them.
+// Likewise produce is written as version 2 only when the entry holds more
+// than one request or an idempotent one (flags bit 0: it carries its
+// producer id and sequence); version 2 keeps the request boundaries, so
+// the FSM checks and deduplicates each request on its own. A version 1
+// entry is one request. In version 2 the first record of an idempotent
+// request carries record flag flagProducerSeq and the property
+// ProducerSeqProperty ("<producer id hex>:<sequence>:<count>"), and no
+// other record carries that flag: the CommitLog then says which requests
+// were applied, so the deduplication table can be rebuilt from it
+// (producers.go).
 //
 // Only the leader reads its clock (the store timestamp) and it does so
 // before proposing: applying is deterministic.
@@ -42,6 +56,13 @@ const (
 	// cmdVersionTopicSpan is the create-topic version that carries the
 	// first queue id.
 	cmdVersionTopicSpan byte = 2
+	// cmdVersionRequests is the produce version that carries request
+	// boundaries and producer sequences.
+	cmdVersionRequests byte = 2
+
+	// reqFlagIdempotent marks a version 2 request that carries its
+	// producer id and sequence.
+	reqFlagIdempotent byte = 1
 )
 
 // Topic is a topic's replicated configuration in this broker group: the
@@ -84,20 +105,64 @@ type OffsetCommit struct {
 type command struct {
 	typ     byte
 	storeTS int64
-	msgs    []*store.Message
+	reqs    []ProduceRequest // produce: one per client request
 	commits []OffsetCommit
 	topic   Topic
 }
 
-func encodeProduce(storeTS int64, msgs []*store.Message) []byte {
+// ProduceRequest is one client request of a produce entry: its messages
+// are stored together or refused together, independently of the other
+// requests sharing the entry.
+type ProduceRequest struct {
+	Msgs []*Message
+	// Idempotent requests carry their producer's id and a sequence number
+	// the producer never reuses for another request; a retry carries the
+	// same pair, and the FSM stores it only once (producers.go).
+	Idempotent bool
+	ProducerID uint64
+	Seq        uint64
+}
+
+// produceVersion is the version encodeProduce writes for reqs.
+func produceVersion(reqs []ProduceRequest) byte {
+	if len(reqs) == 1 && !reqs[0].Idempotent {
+		return cmdVersion
+	}
+	return cmdVersionRequests
+}
+
+func encodeProduce(storeTS int64, reqs []ProduceRequest) []byte {
+	v := produceVersion(reqs)
 	size := 2 + 8 + 4
-	for _, m := range msgs {
-		size += record.Size(m)
+	for _, r := range reqs {
+		size += 4 + 1 + 16
+		for _, m := range r.Msgs {
+			size += record.Size(m)
+		}
 	}
 	b := make([]byte, 0, size)
-	b = append(b, cmdProduce, cmdVersion)
+	b = append(b, cmdProduce, v)
 	b = binary.BigEndian.AppendUint64(b, uint64(storeTS))
-	b = binary.BigEndian.AppendUint32(b, uint32(len(msgs)))
+	if v == cmdVersion {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(reqs[0].Msgs)))
+		return appendRecords(b, reqs[0].Msgs)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(reqs)))
+	for _, r := range reqs {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(r.Msgs)))
+		if !r.Idempotent {
+			b = append(b, 0)
+		} else {
+			b = append(b, reqFlagIdempotent)
+			b = binary.BigEndian.AppendUint64(b, r.ProducerID)
+			b = binary.BigEndian.AppendUint64(b, r.Seq)
+		}
+		b = appendRecords(b, r.Msgs)
+	}
+	return b
+}
+
+func appendRecords(b []byte, msgs []*Message) []byte {
 	for _, m := range msgs {
 		c := *m
 		c.QueueOffset, c.CommitLogOffset, c.StoreTimestamp, c.RaftIndex = 0, 0, 0, 0
@@ -148,31 +213,17 @@ func decodeCommand(data []byte) (command, error) {
 	if len(data) < 2 {
 		return c, fmt.Errorf("%w: %d bytes", ErrBadCommand, len(data))
 	}
-	if data[1] != cmdVersion && (data[0] != cmdCreateTopic || data[1] != cmdVersionTopicSpan) {
+	v := data[1]
+	if v != cmdVersion && (data[0] != cmdCreateTopic || v != cmdVersionTopicSpan) &&
+		(data[0] != cmdProduce || v != cmdVersionRequests) {
 		return c, fmt.Errorf("%w: type %d version %d", ErrBadCommand, data[0], data[1])
 	}
 	c.typ = data[0]
 	d := decoder{b: data[2:]}
 	switch c.typ {
 	case cmdProduce:
-		c.storeTS = int64(d.u64())
-		n := d.u32()
-		if n > uint32(len(d.b)/record.FixedSize)+1 {
-			return c, fmt.Errorf("%w: produce count %d too large", ErrBadCommand, n)
-		}
-		for range n {
-			if d.bad {
-				break
-			}
-			m, size, err := record.Decode(d.b)
-			if err != nil {
-				return c, fmt.Errorf("%w: message %d: %v", ErrBadCommand, len(c.msgs), err)
-			}
-			if m.QueueOffset != 0 || m.CommitLogOffset != 0 || m.StoreTimestamp != 0 || m.RaftIndex != 0 || m.Flags&record.FlagBatchEnd != 0 {
-				return c, fmt.Errorf("%w: message %d carries store-assigned fields", ErrBadCommand, len(c.msgs))
-			}
-			d.b = d.b[size:]
-			c.msgs = append(c.msgs, &m)
+		if err := c.decodeProduce(&d, v); err != nil {
+			return command{}, err
 		}
 	case cmdCommitOffsets:
 		n := d.u32()
@@ -209,6 +260,78 @@ func decodeCommand(data []byte) (command, error) {
 		return command{}, fmt.Errorf("%w: type %d: malformed payload", ErrBadCommand, c.typ)
 	}
 	return c, nil
+}
+
+// decodeProduce parses a produce payload of version v.
+func (c *command) decodeProduce(d *decoder, v byte) error {
+	c.storeTS = int64(d.u64())
+	if v == cmdVersion {
+		msgs, err := decodeRecords(d, d.u32())
+		if err != nil {
+			return err
+		}
+		c.reqs = []ProduceRequest{{Msgs: msgs}}
+		return checkMark(c.reqs[0])
+	}
+	n := d.u32()
+	if n > uint32(len(d.b)/(4+1+record.FixedSize))+1 {
+		return fmt.Errorf("%w: produce request count %d too large", ErrBadCommand, n)
+	}
+	c.reqs = make([]ProduceRequest, 0, n)
+	for range n {
+		count := d.u32()
+		var r ProduceRequest
+		switch d.u8() {
+		case 0:
+		case reqFlagIdempotent:
+			r.Idempotent, r.ProducerID, r.Seq = true, d.u64(), d.u64()
+		default:
+			d.bad = true
+		}
+		if d.bad {
+			break
+		}
+		msgs, err := decodeRecords(d, count)
+		if err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			return fmt.Errorf("%w: empty produce request", ErrBadCommand)
+		}
+		r.Msgs = msgs
+		if err := checkMark(r); err != nil {
+			return err
+		}
+		c.reqs = append(c.reqs, r)
+	}
+	if !d.bad && produceVersion(c.reqs) != v {
+		// One encoding per command keeps decode(encode(c)) == c.
+		return fmt.Errorf("%w: produce version 2 holding one plain request", ErrBadCommand)
+	}
+	return nil
+}
+
+// decodeRecords parses n records of a produce payload.
+func decodeRecords(d *decoder, n uint32) ([]*Message, error) {
+	if n > uint32(len(d.b)/record.FixedSize)+1 {
+		return nil, fmt.Errorf("%w: produce count %d too large", ErrBadCommand, n)
+	}
+	msgs := make([]*Message, 0, n)
+	for range n {
+		if d.bad {
+			break
+		}
+		m, size, err := record.Decode(d.b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: message %d: %v", ErrBadCommand, len(msgs), err)
+		}
+		if m.QueueOffset != 0 || m.CommitLogOffset != 0 || m.StoreTimestamp != 0 || m.RaftIndex != 0 || m.Flags&record.FlagBatchEnd != 0 {
+			return nil, fmt.Errorf("%w: message %d carries store-assigned fields", ErrBadCommand, len(msgs))
+		}
+		d.b = d.b[size:]
+		msgs = append(msgs, &m)
+	}
+	return msgs, nil
 }
 
 type decoder struct {

@@ -13,11 +13,18 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 func goldenCommands() map[string][]byte {
 	return map[string][]byte{
-		"produce": encodeProduce(1_700_000_000_123, []*Message{
+		"produce": encodeProduce(1_700_000_000_123, []ProduceRequest{{Msgs: []*Message{
 			{Topic: "orders", QueueID: 2, Body: []byte("hello"), Tags: "tagA", Keys: []string{"k1", "k2"},
 				Properties: map[string]string{"b": "2", "a": "1"}, BornTimestamp: 1_699_999_999_000},
 			{Topic: "orders", QueueID: 0, Body: nil},
-		}),
+		}}}),
+		"produce_v2": encodeProduce(1_700_000_000_123, markRequests([]ProduceRequest{
+			{Msgs: []*Message{{Topic: "orders", QueueID: 2, Body: []byte("plain"), BornTimestamp: 1_699_999_999_000}}},
+			{Idempotent: true, ProducerID: 0x0123456789abcdef, Seq: 7, Msgs: []*Message{
+				{Topic: "orders", QueueID: 1, Body: []byte("a"), Keys: []string{"k"}, Properties: map[string]string{"x": "y"}},
+				{Topic: "orders", QueueID: 3, Body: []byte("b")},
+			}},
+		})),
 		"commit_offsets":  encodeCommitOffsets([]OffsetCommit{{Group: "g1", Topic: "orders", QueueID: 3, Offset: 42}}),
 		"create_topic":    encodeCreateTopic(Topic{Name: "orders", Queues: 8}),
 		"create_topic_v2": encodeCreateTopic(Topic{Name: "orders", Queues: 8, FirstQueue: 16}),
@@ -56,7 +63,7 @@ func TestCommandGolden(t *testing.T) {
 
 func reencode(c command) []byte {
 	if c.typ == cmdProduce {
-		return encodeProduce(c.storeTS, c.msgs)
+		return encodeProduce(c.storeTS, c.reqs)
 	}
 	return encodeSystem(c)
 }
@@ -66,6 +73,12 @@ func FuzzDecodeCommand(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte{cmdProduce, cmdVersion, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff})
+	f.Add([]byte{cmdProduce, cmdVersionRequests, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff})
+	// Version 2 with one plain request (must be version 1), and an
+	// idempotent request whose first record lacks its mark.
+	f.Add(append([]byte{cmdProduce, cmdVersionRequests}, encodeProduce(1, []ProduceRequest{req(false, 0, 0, "a")})[2:]...))
+	unmarked := encodeProduce(1, []ProduceRequest{req(true, 1, 2, "a", "b")})
+	f.Add(unmarked)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeCommand(b)
 		if err != nil {
@@ -81,6 +94,11 @@ func FuzzReadStreamHeader(f *testing.F) {
 	h, _ := headerBytes(snapMeta{Kind: kindFull, Tables: newTables(), CLMin: 0, CLEnd: 100, SegmentSize: 1 << 20})
 	f.Add(h)
 	f.Add([]byte("RMQS"))
+	pt := newProducerTable()
+	pt.record(7, 3, 2, 1000, 64)
+	pt.record(8, 1, 1, 1001, 200)
+	h, _ = headerBytes(snapMeta{Kind: kindFull, Tables: newTables(), CLEnd: 300, SegmentSize: 1 << 20, Producers: pt})
+	f.Add(h)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := readStreamHeader(strings.NewReader(string(b)))
 		if err != nil {

@@ -25,6 +25,47 @@
 // the snapshot's CommitLog end before the snapshot exists, and Raft's log
 // still holds every entry after the snapshot index.
 //
+// # Idempotent produce
+//
+// A produce entry (version 2) keeps the boundaries of the client requests
+// the leader's batcher merged into it, and the FSM checks each request on
+// its own: a request whose topic or queue is gone fails alone, and the
+// accepted requests of consecutive entries are still written with one
+// store.Append. A request may carry its producer's id and a sequence
+// number; the FSM keeps a table (producers.go) of each producer's last
+// 256 sequences and where their messages went (first CommitLog offset and
+// message count; a duplicate's answer — offsets, queue ids, timestamps —
+// is read back from those records by the leader, so the table stays
+// small). A duplicate is answered with the original's offsets and stores
+// nothing; a sequence below the window is refused (ErrSequenceTooOld,
+// OUT_OF_RANGE). Producers idle for 10 minutes of entry timestamps are
+// forgotten, and at most 1024 are kept (the least recently used goes
+// first). Only entry data drives the table — requests and the leader's
+// store timestamp, never a replica's clock — and it changes only when an
+// idempotent request is appended.
+//
+// Surviving restarts. The table must be the same after a restart as on
+// the replicas that kept running. Two choices were possible: checkpoint
+// the table (in a system record or a side file) on every change, or make
+// the CommitLog say which idempotent requests were applied and replay
+// that. The second is used: the first record of an idempotent request
+// carries record flag flagProducerSeq and the property
+// ProducerSeqProperty (producer id, sequence, message count), written by
+// the leader into the entry itself (so its size is validated before
+// proposing and every replica stores identical bytes; the decoder refuses
+// an entry whose marks disagree with its request headers, and users
+// cannot set record flags). The table is saved in every snapshot's meta
+// (local and installed), so at Open it is the newest local snapshot's
+// table plus a replay of the marked records after that snapshot's
+// CommitLog end — the same range the system records are replayed from,
+// bounded by the snapshot interval rather than by the 10-minute expiry
+// window, and with no extra write on the apply path. Replaying only the
+// appended requests rebuilds the identical table because the table is
+// changed by nothing else, and expiry and eviction decide the same
+// whenever they run (an expired producer is treated as absent; eviction
+// drops the expired ones first). A follower installed from a snapshot
+// takes the snapshot's table.
+//
 // # Snapshots
 //
 // Snapshots never copy the CommitLog. The snapshot store (snapstore.go,

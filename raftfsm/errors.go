@@ -22,6 +22,16 @@ var (
 	// ErrTopicNotFound: a command names a topic that does not exist, or a
 	// queue id beyond its queue count. Not retryable until it is created.
 	ErrTopicNotFound = errors.New("raftfsm: topic not found")
+	// ErrSequenceTooOld: an idempotent produce request whose sequence is
+	// older than the window of sequences its producer's entry remembers
+	// (or whose producer sent many newer requests since), so the FSM
+	// cannot tell whether it was already applied; nothing was stored by
+	// this request. Not retryable with the same sequence.
+	ErrSequenceTooOld = errors.New("raftfsm: producer sequence too old")
+	// ErrSequenceReused: an idempotent produce request whose producer id
+	// and sequence were applied before for a request with another number
+	// of messages: a producer bug. Not retryable.
+	ErrSequenceReused = errors.New("raftfsm: producer sequence reused for another request")
 	// ErrNotVoter: a leadership transfer to a server that is not a voter
 	// of the group. Not retryable.
 	ErrNotVoter = errors.New("raftfsm: not a voter")

@@ -33,9 +33,11 @@ var (
 // Apply applies one entry.
 func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 
-// ApplyBatch applies committed entries in order. Consecutive produce
-// entries become one store.Append (one CommitLog write); each returns its
-// own results. A store error while applying fails the node: a replica
+// ApplyBatch applies committed entries in order. Each request of a
+// produce entry is checked on its own (topic table, producer sequences):
+// a refused request fails alone and a duplicate is not stored again. The
+// accepted requests of consecutive produce entries become one
+// store.Append (one CommitLog write); each entry returns a []reqOutcome. A store error while applying fails the node: a replica
 // that cannot apply what was committed must stop rather than diverge.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	n := f.n
@@ -64,14 +66,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			continue
 		}
 		if c.typ == cmdProduce {
-			n.tablesMu.RLock()
-			err := n.tables.checkProduce(c.msgs)
-			n.tablesMu.RUnlock()
-			if err != nil {
-				out[i] = err
-				continue
-			}
-			pend.add(i, l.Index, c)
+			pend.add(n, out, i, l.Index, c)
 			continue
 		}
 		pend.flush(f, st, out)
@@ -85,36 +80,105 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	return out
 }
 
-// produceBatch gathers consecutive produce entries into one Append.
-type produceBatch struct {
-	msgs []*Message
-	idx  []int // out index per entry
-	cnt  []int // messages per entry
+// reqOutcome is the FSM's answer for one request of a produce entry
+// (ApplyBatch returns a []reqOutcome per produce entry): its messages'
+// results, or the request applied earlier that it duplicates, or why it
+// was refused.
+type reqOutcome struct {
+	res []store.AppendResult
+	dup seqSlot // count > 0: a duplicate of the request stored there
+	err error
 }
 
-func (p *produceBatch) add(i int, index uint64, c command) {
-	for _, m := range c.msgs {
-		m.StoreTimestamp, m.RaftIndex = c.storeTS, index
+// produceBatch gathers the accepted requests of consecutive produce
+// entries into one Append.
+type produceBatch struct {
+	msgs []*Message
+	reqs []pendingReq
+	dups []pendingDup
+}
+
+// pendingReq is one accepted request in msgs.
+type pendingReq struct {
+	outs []reqOutcome
+	r    int // index in outs
+	n    int // messages
+	req  *ProduceRequest
+}
+
+// pendingDup is a duplicate of a request of the same batch: it gets that
+// request's results once appended.
+type pendingDup struct {
+	outs []reqOutcome
+	r    int
+	of   int // index in reqs
+}
+
+// add checks each request of a produce entry on its own, against the topic
+// table and the producer table: a refused request fails alone, a
+// duplicate gets the original's results, the others join the batch.
+func (p *produceBatch) add(n *Node, out []any, i int, index uint64, c command) {
+	outs := make([]reqOutcome, len(c.reqs))
+	out[i] = outs
+	n.tablesMu.RLock()
+	defer n.tablesMu.RUnlock()
+	for r := range c.reqs {
+		req := &c.reqs[r]
+		if err := n.tables.checkProduce(req.Msgs); err != nil {
+			outs[r].err = err
+			continue
+		}
+		if req.Idempotent {
+			v, s := n.producers.check(req.ProducerID, req.Seq, len(req.Msgs), c.storeTS)
+			switch v {
+			case seqTooOld:
+				outs[r].err = fmt.Errorf("%w: producer %x sequence %d", ErrSequenceTooOld, req.ProducerID, req.Seq)
+				continue
+			case seqMismatch:
+				outs[r].err = fmt.Errorf("%w: producer %x sequence %d had %d messages, not %d", ErrSequenceReused, req.ProducerID, req.Seq, s.count, len(req.Msgs))
+				continue
+			case seqDuplicate:
+				if s.first < 0 {
+					p.dups = append(p.dups, pendingDup{outs: outs, r: r, of: int(-s.first - 1)})
+				} else {
+					outs[r].dup = s
+				}
+				continue
+			}
+			n.producers.record(req.ProducerID, req.Seq, len(req.Msgs), c.storeTS, -int64(len(p.reqs))-1)
+		}
+		for _, m := range req.Msgs {
+			m.StoreTimestamp, m.RaftIndex = c.storeTS, index
+		}
+		p.msgs = append(p.msgs, req.Msgs...)
+		p.reqs = append(p.reqs, pendingReq{outs: outs, r: r, n: len(req.Msgs), req: req})
 	}
-	p.msgs = append(p.msgs, c.msgs...)
-	p.idx = append(p.idx, i)
-	p.cnt = append(p.cnt, len(c.msgs))
 }
 
 func (p *produceBatch) flush(f *fsm, st *store.Store, out []any) {
 	if len(p.msgs) == 0 {
+		*p = produceBatch{}
 		return
 	}
 	res, err := st.Append(p.msgs)
 	if err != nil {
 		err = f.n.fail(err)
-		for _, i := range p.idx {
-			out[i] = err
+	}
+	for k, q := range p.reqs {
+		if err != nil {
+			q.outs[q.r].err = err
+			continue
 		}
-	} else {
-		for k, i := range p.idx {
-			out[i] = res[:p.cnt[k]:p.cnt[k]]
-			res = res[p.cnt[k]:]
+		q.outs[q.r].res = res[:q.n:q.n]
+		if q.req.Idempotent {
+			f.n.producers.settle(q.req.ProducerID, q.req.Seq, k, res[0].CommitLogOffset)
+		}
+		res = res[q.n:]
+	}
+	for _, d := range p.dups {
+		o := p.reqs[d.of].outs[p.reqs[d.of].r]
+		if d.outs[d.r].err = o.err; o.err == nil {
+			d.outs[d.r].dup = seqSlot{first: o.res[0].CommitLogOffset, count: uint32(len(o.res))}
 		}
 	}
 	*p = produceBatch{}
@@ -183,7 +247,7 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 		queues[topic] = qs
 	}
 	return &fsmSnapshot{st: st, meta: snapMeta{Kind: kindLocal, Tables: t, CLEnd: st.MaxCommitLogOffset(),
-		SegmentSize: st.SegmentSize(), Queues: queues}}, nil
+		SegmentSize: st.SegmentSize(), Queues: queues, Producers: n.producers.clone()}}, nil
 }
 
 type fsmSnapshot struct {

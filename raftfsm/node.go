@@ -37,6 +37,9 @@ type Node struct {
 
 	tablesMu sync.RWMutex // guards tables
 	tables   *tables
+	// producers is the idempotent-produce table (producers.go), owned by
+	// the FSM goroutine (and by Open and installStaged, when no apply runs).
+	producers *producerTable
 
 	appliedIndex atomic.Uint64
 	appliedMu    sync.Mutex // guards appliedCh
@@ -60,7 +63,7 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), tables: newTables(), appliedCh: make(chan struct{})}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), tables: newTables(), producers: newProducerTable(), appliedCh: make(chan struct{})}
 	n.repairs = newRepairer(n)
 	ok := false
 	defer func() {
@@ -143,6 +146,7 @@ func (n *Node) openStore() error {
 	for _, m := range metas {
 		if m.Snap.Kind == kindLocal {
 			n.tables, from = m.Snap.Tables.clone(), m.Snap.CLEnd
+			n.producers = m.Snap.producerTable()
 			break
 		}
 	}
@@ -180,12 +184,17 @@ func (n *Node) replaySystem(st *store.Store, from int64) error {
 			off = r.NextOffset
 		}
 	}
+	prods, err := n.rebuildProducers(st, from)
+	if err != nil {
+		return err
+	}
 	// Both topics interleave in the CommitLog; apply in log order.
 	slices.SortFunc(recs, func(a, b rec) int { return cmp.Compare(a.off, b.off) })
 	for _, r := range recs {
 		_ = n.tables.apply(r.c) // refused commands were refused the first time too
 	}
-	n.log.Info("tables rebuilt", "from", from, "system_records", len(recs), "topics", len(n.tables.Topics))
+	n.producers = prods
+	n.log.Info("tables rebuilt", "from", from, "system_records", len(recs), "topics", len(n.tables.Topics), "producers", len(prods.byID))
 	return nil
 }
 
@@ -326,6 +335,7 @@ func (n *Node) installStaged(id string) error {
 	n.tablesMu.Lock()
 	n.tables = m.Snap.Tables.clone()
 	n.tablesMu.Unlock()
+	n.producers = m.Snap.producerTable()
 	m.Snap.Kind = kindLocal
 	if err := n.snaps.save(filepath.Join(n.snaps.dir, id), m); err != nil {
 		return err

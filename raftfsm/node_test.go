@@ -99,7 +99,7 @@ func produce(t *testing.T, n *Node, topic string, q uint32, body string) store.A
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	res, err := n.Produce(ctx, []*Message{{Topic: topic, QueueID: q, Body: []byte(body), Keys: []string{body}}})
+	res, err := produceOne(ctx, n, []*Message{{Topic: topic, QueueID: q, Body: []byte(body), Keys: []string{body}}})
 	if err != nil {
 		t.Fatalf("produce %s: %v", body, err)
 	}
@@ -177,7 +177,7 @@ func TestThreeNodesReplicateAndFailOver(t *testing.T) {
 	if err := l.CreateTopic(ctx, Topic{Name: "orders", Queues: 5}); !errors.Is(err, ErrTopicExists) {
 		t.Fatalf("recreate with other queues: %v", err)
 	}
-	if _, err := l.Produce(ctx, []*Message{{Topic: "nope", Body: []byte("x")}}); !errors.Is(err, ErrTopicNotFound) {
+	if _, err := produceOne(ctx, l, []*Message{{Topic: "nope", Body: []byte("x")}}); !errors.Is(err, ErrTopicNotFound) {
 		t.Fatalf("unknown topic: %v", err)
 	}
 	var wg sync.WaitGroup
@@ -204,7 +204,7 @@ func TestThreeNodesReplicateAndFailOver(t *testing.T) {
 	// A follower refuses writes and names the leader.
 	for _, n := range c.nodes {
 		if !n.IsLeader() {
-			if _, err := n.Produce(ctx, []*Message{{Topic: "orders", Body: []byte("x")}}); !errors.Is(err, ErrNotLeader) {
+			if _, err := produceOne(ctx, n, []*Message{{Topic: "orders", Body: []byte("x")}}); !errors.Is(err, ErrNotLeader) {
 				t.Fatalf("follower produce: %v", err)
 			}
 			break
@@ -277,6 +277,9 @@ func TestWipedFollowerIsRebuiltBySnapshot(t *testing.T) {
 	if err := l.CommitOffsets(ctx, []OffsetCommit{{Group: "g", Topic: "t", QueueID: 0, Offset: 3}}); err != nil {
 		t.Fatal(err)
 	}
+	// An idempotent request the wiped follower learns about only from the
+	// installed snapshot.
+	idem := produceSeq(t, l, 77, 1, "idem")
 	f := (li + 1) % 3
 	c.kill(f)
 	if err := os.RemoveAll(c.cfgs[f].Dir); err != nil {
@@ -342,6 +345,19 @@ func TestWipedFollowerIsRebuiltBySnapshot(t *testing.T) {
 	}
 	if off, ok := c.nodes[f].Offset("g", "t", 0); !ok || off != 3 {
 		t.Fatalf("rebuilt follower offsets: %d %v", off, ok)
+	}
+	// Its producer table came with the snapshot: as leader it answers a
+	// retry with the original offsets.
+	testutil.WaitFor(t, 10*time.Second, "leadership moves to the rebuilt follower", func() bool {
+		if l.IsLeader() {
+			_ = l.TransferLeadership(c.cfgs[f].NodeID)
+		}
+		return c.nodes[f].IsLeader()
+	})
+	if got := produceSeq(t, c.nodes[f], 77, 1, "idem"); !got.Duplicate {
+		t.Fatal("retry on the rebuilt follower stored again")
+	} else {
+		sameResults(t, "retry after install", got, idem)
 	}
 }
 

@@ -46,6 +46,17 @@ type snapMeta struct {
 	// CLMin must continue queues with no message left after retention
 	// where the leader's are.
 	Queues map[string]map[uint32]uint64 `json:"queues,omitempty"`
+	// Producers is the idempotent-produce table at CLEnd (producers.go);
+	// absent in snapshots of older releases (an empty table).
+	Producers *producerTable `json:"producers,omitempty"`
+}
+
+// producerTable returns a copy of the snapshot's producer table.
+func (m snapMeta) producerTable() *producerTable {
+	if m.Producers == nil {
+		return newProducerTable()
+	}
+	return m.Producers.clone()
 }
 
 func headerBytes(m snapMeta) ([]byte, error) {

@@ -167,3 +167,41 @@ func allZero(b []byte) bool {
 	}
 	return true
 }
+
+// ScanMessages calls fn for each message record from CommitLog offset
+// from (a record start; a segment base always is) up to the written end
+// at the call, in log order, verifying every record, until fn returns
+// false. Blank records are skipped. It reads concurrently with appends
+// and never modifies files. A range the store no longer holds (retention)
+// gives ErrNotFound; a damaged record a *CorruptError.
+func (s *Store) ScanMessages(from int64, fn func(m *Message) bool) error {
+	end := s.written.Load()
+	if from < s.cl.minOffset() || from > end {
+		return fmt.Errorf("%w: offset %d outside [%d, %d]", ErrNotFound, from, s.cl.minOffset(), end)
+	}
+	sc := newScanner(s.cl, from)
+	sc.limit = end
+	var blanks int
+	for {
+		m, _, ok := sc.next(&blanks)
+		if !ok {
+			break
+		}
+		m.Flags &^= record.FlagBatchEnd
+		if !fn(&m) {
+			return nil
+		}
+	}
+	switch {
+	case sc.stop == stopIO:
+		if sc.pos < s.cl.minOffset() {
+			return fmt.Errorf("%w: offset %d deleted by retention during the scan", ErrNotFound, sc.pos)
+		}
+		return fmt.Errorf("store: scan: %w", sc.reason)
+	case sc.stop == stopBad:
+		return &CorruptError{Path: s.segPath(sc.pos), Offset: sc.pos, End: end, Reason: sc.reason}
+	case sc.pos < end && sc.pos >= s.cl.minOffset():
+		return &CorruptError{Path: s.segPath(sc.pos), Offset: sc.pos, End: end, Reason: errDataMissing}
+	}
+	return nil
+}

@@ -428,9 +428,16 @@ func (x *ProduceMessage) GetShardingKey() string {
 }
 
 type ProduceRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
-	Messages      []*ProduceMessage      `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Topic    string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Messages []*ProduceMessage      `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	// An idempotent request carries both: its producer's id (random, one per
+	// producer) and a sequence number the producer uses for this request
+	// only. A retry with the same pair is stored at most once and returns
+	// the first attempt's results; a sequence too old for the broker to
+	// tell is refused with OUT_OF_RANGE. Requests without them are plain.
+	ProducerId    *uint64 `protobuf:"varint,3,opt,name=producer_id,json=producerId,proto3,oneof" json:"producer_id,omitempty"`
+	Sequence      *uint64 `protobuf:"varint,4,opt,name=sequence,proto3,oneof" json:"sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -477,6 +484,20 @@ func (x *ProduceRequest) GetMessages() []*ProduceMessage {
 		return x.Messages
 	}
 	return nil
+}
+
+func (x *ProduceRequest) GetProducerId() uint64 {
+	if x != nil && x.ProducerId != nil {
+		return *x.ProducerId
+	}
+	return 0
+}
+
+func (x *ProduceRequest) GetSequence() uint64 {
+	if x != nil && x.Sequence != nil {
+		return *x.Sequence
+	}
+	return 0
 }
 
 type SendResult struct {
@@ -2674,10 +2695,15 @@ const file_raftmq_v1_broker_proto_rawDesc = "" +
 	"\fsharding_key\x18\b \x01(\tR\vshardingKey\x1a=\n" +
 	"\x0fPropertiesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"]\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc1\x01\n" +
 	"\x0eProduceRequest\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x125\n" +
-	"\bmessages\x18\x02 \x03(\v2\x19.raftmq.v1.ProduceMessageR\bmessages\"a\n" +
+	"\bmessages\x18\x02 \x03(\v2\x19.raftmq.v1.ProduceMessageR\bmessages\x12$\n" +
+	"\vproducer_id\x18\x03 \x01(\x04H\x00R\n" +
+	"producerId\x88\x01\x01\x12\x1f\n" +
+	"\bsequence\x18\x04 \x01(\x04H\x01R\bsequence\x88\x01\x01B\x0e\n" +
+	"\f_producer_idB\v\n" +
+	"\t_sequence\"a\n" +
 	"\n" +
 	"SendResult\x12\x15\n" +
 	"\x06msg_id\x18\x01 \x01(\tR\x05msgId\x12\x19\n" +
@@ -2997,6 +3023,7 @@ func file_raftmq_v1_broker_proto_init() {
 	if File_raftmq_v1_broker_proto != nil {
 		return
 	}
+	file_raftmq_v1_broker_proto_msgTypes[2].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

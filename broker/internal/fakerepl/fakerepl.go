@@ -35,6 +35,7 @@ type Fake struct {
 	index         uint64
 	topics        map[string]raftfsm.Topic
 	offsets       map[offsetKey]uint64
+	seqs          map[seqKey]seqResult // idempotent requests applied
 	applied       chan struct{}
 	hold          chan struct{} // non-nil: Produce waits for it to close
 	entered       chan struct{} // receives once per Produce that reached hold
@@ -58,6 +59,7 @@ func New(id, dir string, opts store.Options) (*Fake, error) {
 		st: st, leader: true, leaderID: id, term: 1,
 		topics:  make(map[string]raftfsm.Topic),
 		offsets: make(map[offsetKey]uint64),
+		seqs:    make(map[seqKey]seqResult),
 		applied: make(chan struct{}),
 		entered: make(chan struct{}, 1024),
 		servers: []raftfsm.Peer{{ID: id, RaftAddr: id + ":raft"}},
@@ -154,8 +156,11 @@ func (f *Fake) wait(ctx context.Context) error {
 	return nil
 }
 
-// Produce implements broker.Replicator.
-func (f *Fake) Produce(ctx context.Context, msgs []*store.Message) ([]store.AppendResult, error) {
+// Produce implements broker.Replicator. Like the real FSM, it checks each
+// request on its own: a request naming a missing topic or queue fails
+// alone, and an idempotent request seen before returns the original's
+// results without storing anything (the fake remembers every sequence).
+func (f *Fake) Produce(ctx context.Context, reqs []raftfsm.ProduceRequest) ([]raftfsm.ProduceResult, error) {
 	if err := f.wait(ctx); err != nil {
 		return nil, err
 	}
@@ -166,16 +171,67 @@ func (f *Fake) Produce(ctx context.Context, msgs []*store.Message) ([]store.Appe
 	}
 	f.index++
 	now := time.Now().UnixMilli()
-	for _, m := range msgs {
-		m.StoreTimestamp, m.RaftIndex = now, f.index
+	out := make([]raftfsm.ProduceResult, len(reqs))
+	var msgs []*store.Message
+	var fresh []int
+	for i, r := range reqs {
+		if err := f.checkTopicsLocked(r.Msgs); err != nil {
+			out[i].Err = err
+			continue
+		}
+		if r.Idempotent {
+			if orig, ok := f.seqs[seqKey{r.ProducerID, r.Seq}]; ok {
+				for k, m := range r.Msgs {
+					m.QueueID, m.QueueOffset, m.CommitLogOffset = orig.queues[k], orig.res[k].QueueOffset, orig.res[k].CommitLogOffset
+				}
+				out[i] = raftfsm.ProduceResult{Results: orig.res, Duplicate: true}
+				continue
+			}
+		}
+		for _, m := range r.Msgs {
+			m.StoreTimestamp, m.RaftIndex = now, f.index
+		}
+		msgs = append(msgs, r.Msgs...)
+		fresh = append(fresh, i)
+	}
+	if len(msgs) == 0 {
+		return out, nil
 	}
 	res, err := f.st.Append(msgs)
 	if err != nil {
 		return nil, err
 	}
+	for _, i := range fresh {
+		r := reqs[i]
+		out[i].Results, res = res[:len(r.Msgs):len(r.Msgs)], res[len(r.Msgs):]
+		if r.Idempotent {
+			qs := make([]uint32, len(r.Msgs))
+			for k, m := range r.Msgs {
+				qs[k] = m.QueueID
+			}
+			f.seqs[seqKey{r.ProducerID, r.Seq}] = seqResult{res: out[i].Results, queues: qs}
+		}
+	}
 	f.produces = append(f.produces, len(msgs))
 	f.appliedLocked()
-	return res, nil
+	return out, nil
+}
+
+type seqKey struct{ producer, seq uint64 }
+
+type seqResult struct {
+	res    []store.AppendResult
+	queues []uint32
+}
+
+// checkTopicsLocked refuses messages to unknown topics or queues.
+func (f *Fake) checkTopicsLocked(msgs []*store.Message) error {
+	for _, m := range msgs {
+		if t, ok := f.topics[m.Topic]; !ok || !t.HasQueue(m.QueueID) {
+			return raftfsm.ErrTopicNotFound
+		}
+	}
+	return nil
 }
 
 // Append writes messages directly, as a replicated entry would on a

@@ -32,6 +32,10 @@ type Broker struct {
 	// appended is closed (and replaced) on every append, waking long polls.
 	appended chan struct{}
 	cgroups  map[string]*cgroup
+	// seqs holds the response to every idempotent request stored;
+	// seqCalls counts the calls per producer id and sequence.
+	seqs     map[seqKey]*pb.ProduceResponse
+	seqCalls map[seqKey]int
 }
 
 var _ pb.BrokerServer = (*Broker)(nil)
@@ -52,6 +56,8 @@ func New() *Broker {
 		byID:     make(map[string]*pb.Message),
 		appended: make(chan struct{}),
 		cgroups:  make(map[string]*cgroup),
+		seqs:     make(map[seqKey]*pb.ProduceResponse),
+		seqCalls: make(map[seqKey]int),
 	}
 }
 

@@ -14,10 +14,41 @@ import (
 )
 
 // Produce appends a batch atomically: every message is checked before any
-// is stored.
+// is stored. An idempotent request (producer id and sequence) seen before
+// gets the first attempt's response and stores nothing, as on a broker.
 func (b *Broker) Produce(ctx context.Context, req *pb.ProduceRequest) (*pb.ProduceResponse, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	var key seqKey
+	if req.ProducerId != nil && req.Sequence != nil {
+		key = seqKey{req.GetProducerId(), req.GetSequence()}
+		b.seqCalls[key]++
+		if resp := b.seqs[key]; resp != nil {
+			return resp, nil
+		}
+	}
+	resp, err := b.produceLocked(ctx, req)
+	if err == nil && req.ProducerId != nil && req.Sequence != nil {
+		b.seqs[key] = resp
+	}
+	return resp, err
+}
+
+type seqKey struct{ producer, seq uint64 }
+
+// SequenceCalls returns, for each (producer id, sequence) pair seen, how
+// many Produce calls carried it.
+func (b *Broker) SequenceCalls() map[[2]uint64]int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make(map[[2]uint64]int, len(b.seqCalls))
+	for k, n := range b.seqCalls {
+		out[[2]uint64{k.producer, k.seq}] = n
+	}
+	return out
+}
+
+func (b *Broker) produceLocked(ctx context.Context, req *pb.ProduceRequest) (*pb.ProduceResponse, error) {
 	t := b.topics[req.GetTopic()]
 	if t == nil {
 		return nil, status.Errorf(codes.NotFound, "topic %q not found", req.GetTopic())
