@@ -281,7 +281,10 @@ func TestLeaderCopyGatesCommit(t *testing.T) {
 	defer g.setClosed(false)
 	res := make(chan error, 1)
 	go func() {
-		_, err := l.Produce(context.Background(), []*Message{{Topic: "gate", QueueID: 0, Body: []byte("held")}})
+		out, err := l.Produce(context.Background(), []ProduceRequest{{Msgs: []*Message{{Topic: "gate", QueueID: 0, Body: []byte("held")}}}})
+		if err == nil {
+			err = out[0].Err
+		}
 		res <- err
 	}()
 	testutil.WaitFor(t, 5*time.Second, "the leader's write at the gate", func() bool { return g.parkedCount() == 1 })
