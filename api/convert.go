@@ -5,11 +5,13 @@ import (
 
 	"github.com/raftmq/raftmq/api/raftmqpb"
 	"github.com/raftmq/raftmq/broker"
+	"github.com/raftmq/raftmq/raftfsm"
 	"github.com/raftmq/raftmq/store"
 )
 
 // toPBMessage converts a stored message; id is its message id.
 func toPBMessage(m *store.Message, id string) *raftmqpb.Message {
+	raftfsm.StripProducerMark(m) // internal to the broker group
 	return &raftmqpb.Message{
 		Topic:            m.Topic,
 		QueueId:          m.QueueID,

@@ -58,6 +58,15 @@ func TestIdempotentProduceAcrossFailover(t *testing.T) {
 	if total != 4 {
 		t.Fatalf("%d messages stored, want 4 (1 + 3 once)", total)
 	}
+	// Readers see the messages as sent: the producer mark stays inside
+	// the group.
+	got, err := newLeader.client.GetMessage(callCtx(t), &raftmqpb.GetMessageRequest{MsgId: first.GetResults()[0].GetMsgId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := got.GetMessage(); string(m.GetBody()) != "idem-0" || len(m.GetProperties()) != 0 || m.GetFlags() != 0 {
+		t.Fatalf("first message read back as %q, properties %v, flags %x", m.GetBody(), m.GetProperties(), m.GetFlags())
+	}
 	// Half a sequence is a malformed request.
 	_, err = newLeader.client.Produce(callCtx(t), &raftmqpb.ProduceRequest{Topic: "T", ProducerId: &pid,
 		Messages: []*raftmqpb.ProduceMessage{{Body: []byte("x")}}})

@@ -380,3 +380,23 @@ func (n *Node) rebuildProducers(st *store.Store, from int64) (*producerTable, er
 	}
 	return t, nil
 }
+
+// StripProducerMark removes the producer mark (flag and property) of an
+// idempotent request's first record, so readers see the message as it was
+// sent. The caller's message is changed; its Properties map is replaced,
+// not written to.
+func StripProducerMark(m *Message) {
+	if m.Flags&flagProducerSeq == 0 {
+		return
+	}
+	m.Flags &^= flagProducerSeq
+	if _, ok := m.Properties[ProducerSeqProperty]; !ok {
+		return
+	}
+	props := maps.Clone(m.Properties)
+	delete(props, ProducerSeqProperty)
+	if len(props) == 0 {
+		props = nil
+	}
+	m.Properties = props
+}
