@@ -10,6 +10,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	raftwal "github.com/hashicorp/raft-wal"
 	"github.com/hashicorp/raft-wal/metadb"
+	"github.com/hashicorp/raft-wal/segment"
 )
 
 // Log store names (Config.LogStore) and where each keeps its files under
@@ -72,7 +73,10 @@ func (n *Node) openLogStore(raftDir string) (raft.LogStore, raft.StableStore, er
 		// its bolt file locked, so a restart in the same process hangs):
 		// own the meta store and close it after the WAL.
 		meta := &metadb.BoltMetaDB{}
-		w, err := raftwal.Open(dir, raftwal.WithMetaStore(meta))
+		// Segments are written with O_DIRECT (directvfs.go).
+		// Segments are written with O_DIRECT (directvfs.go).
+		w, err := raftwal.Open(dir, raftwal.WithMetaStore(meta),
+			raftwal.WithSegmentFiler(segment.NewFiler(dir, newDirectVFS())))
 		if err != nil {
 			meta.Close()
 			return nil, nil, fmt.Errorf("raftfsm: open raft-wal: %w", err)
