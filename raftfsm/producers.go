@@ -292,8 +292,8 @@ func (t *producerTable) MarshalJSON() ([]byte, error) {
 	for p := t.head; p != nil; p = p.next {
 		pj := producerJSON{ID: p.id, LastUse: p.lastUse, MaxSeq: p.maxSeq}
 		for _, s := range p.slots {
-			if s.count == 0 || s.first < 0 {
-				continue
+			if s.count == 0 || s.first < 0 || p.maxSeq-s.seq >= uint64(t.window) {
+				continue // empty, or behind the window (never consulted again)
 			}
 			pj.Seqs = binary.BigEndian.AppendUint64(pj.Seqs, s.seq)
 			pj.Seqs = binary.BigEndian.AppendUint64(pj.Seqs, uint64(s.first))
@@ -319,8 +319,11 @@ func (t *producerTable) UnmarshalJSON(b []byte) error {
 		p := &producer{id: pj.ID, lastUse: pj.LastUse, maxSeq: pj.MaxSeq, slots: make([]seqSlot, t.window)}
 		for b := pj.Seqs; len(b) > 0; b = b[slotBytes:] {
 			s := seqSlot{seq: binary.BigEndian.Uint64(b), first: int64(binary.BigEndian.Uint64(b[8:])), count: binary.BigEndian.Uint32(b[16:])}
-			if s.count == 0 || s.first < 0 || s.seq > p.maxSeq || p.maxSeq-s.seq >= uint64(t.window) {
+			if s.count == 0 || s.first < 0 || s.seq > p.maxSeq {
 				return fmt.Errorf("raftfsm: snapshot producer %x has a bad sequence entry", pj.ID)
+			}
+			if p.maxSeq-s.seq >= uint64(t.window) {
+				continue // behind the window: never consulted (older snapshots hold such slots)
 			}
 			p.slots[s.seq%uint64(t.window)] = s
 		}

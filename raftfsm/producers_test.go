@@ -243,6 +243,19 @@ func TestDedupWindow(t *testing.T) {
 	if a.count() != 4 {
 		t.Fatalf("%d messages stored, want 4", a.count())
 	}
+	// Sequence 1 still sits in its ring slot, behind the window: a
+	// snapshot of the table must load again and decide the same way.
+	var back producerTable
+	if err := json.Unmarshal([]byte(a.tableJSON()), &back); err != nil {
+		t.Fatalf("the snapshot of the table does not load: %v", err)
+	}
+	for _, seq := range []uint64{1, 300 - producerWindow, 300 - producerWindow + 1, 300, 302} {
+		v1, s1 := a.n.producers.check(1, seq, 1, 1002)
+		v2, s2 := back.check(1, seq, 1, 1002)
+		if v1 != v2 || s1 != s2 {
+			t.Fatalf("seq %d: live table says %v %+v, reloaded %v %+v", seq, v1, s1, v2, s2)
+		}
+	}
 }
 
 // expiryScript is a run of entries exercising expiry and the producer cap
