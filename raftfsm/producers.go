@@ -52,6 +52,12 @@ const (
 // count>". Only records that also carry flagProducerSeq are trusted.
 const ProducerSeqProperty = "PRODUCER_SEQ"
 
+// MarkOverhead is the most the producer mark adds to the encoded
+// properties of a request's first message: the property's key and value
+// with their 4 bytes of lengths (value: 16 hex digits, 20 and 10 decimal
+// digits, two colons).
+const MarkOverhead = 4 + len(ProducerSeqProperty) + 16 + 1 + 20 + 1 + 10
+
 func markValue(pid, seq uint64, count int) string {
 	return strconv.FormatUint(pid, 16) + ":" + strconv.FormatUint(seq, 10) + ":" + strconv.Itoa(count)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -488,5 +489,14 @@ func TestOversizedMarkFailsOnlyItsRequest(t *testing.T) {
 	}
 	if n := l.Store().MaxOffset("t", 0); n != 2 {
 		t.Fatalf("%d messages stored in queue 0, want 2", n)
+	}
+}
+
+// TestMarkOverheadBoundsEveryMark: the broker reserves MarkOverhead bytes
+// of properties for the mark; the longest mark fits in it.
+func TestMarkOverheadBoundsEveryMark(t *testing.T) {
+	longest := 4 + len(ProducerSeqProperty) + len(markValue(math.MaxUint64, math.MaxUint64, math.MaxInt32))
+	if longest > MarkOverhead {
+		t.Fatalf("the longest mark takes %d bytes, MarkOverhead is %d", longest, MarkOverhead)
 	}
 }
