@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"math"
 	"fmt"
 	"log/slog"
+	"math"
 	"testing"
 	"time"
 
