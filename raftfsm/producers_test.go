@@ -500,3 +500,25 @@ func TestMarkOverheadBoundsEveryMark(t *testing.T) {
 		t.Fatalf("the longest mark takes %d bytes, MarkOverhead is %d", longest, MarkOverhead)
 	}
 }
+
+// TestNewerEntryStopsTheReplica: an entry of a version this release does
+// not know (written by a newer leader) stops the node instead of being
+// skipped, which would leave this replica's CommitLog behind its peers'.
+// A malformed entry of a known version is refused alike everywhere.
+func TestNewerEntryStopsTheReplica(t *testing.T) {
+	a := newApplier(t, t.TempDir())
+	a.apply(encodeCreateTopic(Topic{Name: "t", Queues: 1}))
+	a.index++
+	out := a.f.ApplyBatch([]*raft.Log{{Index: a.index, Type: raft.LogCommand, Data: []byte{cmdProduce, 1, 0xff}}})
+	if err, _ := out[0].(error); !errors.Is(err, ErrBadCommand) || errors.Is(err, ErrFailed) {
+		t.Fatalf("malformed entry of a known version: %v, want ErrBadCommand without failing the node", out[0])
+	}
+	a.index++
+	out = a.f.ApplyBatch([]*raft.Log{{Index: a.index, Type: raft.LogCommand, Data: []byte{cmdProduce, 9, 0, 0}}})
+	if err, _ := out[0].(error); !errors.Is(err, ErrFailed) {
+		t.Fatalf("entry of an unknown version: %v, want ErrFailed", out[0])
+	}
+	if a.n.failedErr() == nil {
+		t.Fatal("the node did not stop")
+	}
+}
