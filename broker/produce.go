@@ -88,7 +88,7 @@ func (b *Broker) ProduceRequest(ctx context.Context, req ProduceRequest) ([]Send
 	if err != nil {
 		return nil, err
 	}
-	batch, err := b.buildMessages(t, msgs)
+	batch, err := b.buildMessages(t, msgs, req.Idempotent)
 	if err != nil {
 		return nil, err
 	}
@@ -111,13 +111,23 @@ func (b *Broker) ProduceRequest(ctx context.Context, req ProduceRequest) ([]Send
 }
 
 // buildMessages picks each message's queue and validates it against the
-// store's limits and the request's size bound.
-func (b *Broker) buildMessages(t raftfsm.Topic, msgs []ProduceMessage) ([]*store.Message, error) {
+// store's limits and the request's size bound. The first message of an
+// idempotent request must leave room for the producer mark the leader
+// adds to it (raftfsm.MarkOverhead), and no message may set the mark's
+// reserved property.
+func (b *Broker) buildMessages(t raftfsm.Topic, msgs []ProduceMessage, idempotent bool) ([]*store.Message, error) {
 	now := time.Now().UnixMilli()
 	batch := make([]*store.Message, len(msgs))
 	size := 0
 	for i := range msgs {
 		pm := &msgs[i]
+		if _, ok := pm.Properties[raftfsm.ProducerSeqProperty]; ok {
+			return nil, invalid("message %d: property %s is reserved", i, raftfsm.ProducerSeqProperty)
+		}
+		limits := b.cfg.MessageLimits
+		if idempotent && i == 0 {
+			limits.MaxPropertiesSize -= raftfsm.MarkOverhead
+		}
 		qid, err := b.pickQueue(t, pm)
 		if err != nil {
 			return nil, fmt.Errorf("message %d: %w", i, err)
@@ -134,11 +144,14 @@ func (b *Broker) buildMessages(t raftfsm.Topic, msgs []ProduceMessage) ([]*store
 		if m.BornTimestamp == 0 {
 			m.BornTimestamp = now
 		}
-		if err := store.ValidateMessage(m, b.cfg.MessageLimits); err != nil {
+		if err := store.ValidateMessage(m, limits); err != nil {
 			return nil, fmt.Errorf("message %d: %w", i, err)
 		}
 		batch[i] = m
 		size += record.Size(m)
+		if idempotent && i == 0 {
+			size += raftfsm.MarkOverhead
+		}
 	}
 	if len(batch) > 1 && size > b.cfg.MaxBatchBytes {
 		return nil, fmt.Errorf("%w: %d bytes, at most %d per request", ErrRequestTooLarge, size, b.cfg.MaxBatchBytes)

@@ -366,3 +366,35 @@ func TestIdempotentProduceRetry(t *testing.T) {
 		t.Fatalf("%d messages stored, want 4", total)
 	}
 }
+
+// TestProducerMarkRoom: the first message of an idempotent request must
+// leave room for the producer mark, checked before anything is batched
+// (not refused later by the FSM), and no message may set the mark's
+// reserved property.
+func TestProducerMarkRoom(t *testing.T) {
+	b, _ := newTestBroker(t, nil)
+	mustCreate(t, b, "T", 1)
+	limit := b.cfg.MessageLimits.MaxPropertiesSize
+	withProps := func(n int) ProduceMessage {
+		// Properties block: 2 (tags length) + 2 (keys count) + 2 (props
+		// count) + 4 + len("p") + value.
+		return ProduceMessage{Body: []byte("x"), Properties: map[string]string{"p": strings.Repeat("v", n-2-2-2-4-1)}}
+	}
+	send := func(idem bool, m ProduceMessage) error {
+		_, err := b.ProduceRequest(t.Context(), ProduceRequest{Topic: "T", Idempotent: idem, ProducerID: 3, Seq: 1, Messages: []ProduceMessage{m}})
+		return err
+	}
+	if err := send(false, withProps(limit)); err != nil {
+		t.Fatalf("plain message at the limit: %v", err)
+	}
+	if err := send(true, withProps(limit)); !errors.Is(err, store.ErrPropertiesTooLarge) {
+		t.Fatalf("idempotent message at the limit: %v, want ErrPropertiesTooLarge", err)
+	}
+	if err := send(true, withProps(limit-raftfsm.MarkOverhead)); err != nil {
+		t.Fatalf("idempotent message with room for the mark: %v", err)
+	}
+	reserved := ProduceMessage{Body: []byte("x"), Properties: map[string]string{raftfsm.ProducerSeqProperty: "1:2:3"}}
+	if err := send(false, reserved); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("reserved property: %v, want ErrInvalidArgument", err)
+	}
+}

@@ -66,10 +66,18 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 		}
 	}()
 	var hint, hintGroup string
+	// pinned keeps an unrouted idempotent produce (sent to a seed, which
+	// stores it in its own broker group) at the seed of the attempt that
+	// may have stored it: another seed may be in another group, whose
+	// producer table has never seen the sequence.
+	var pinned string
 	refreshed := false
 	for attempt := 0; ; attempt++ {
 		addr, group := hint, hintGroup
 		hint, hintGroup = "", ""
+		if pinned != "" && addr == "" {
+			addr = pinned
+		}
 		var err error
 		if addr == "" {
 			var retry bool
@@ -97,6 +105,9 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 			switch status.Code(err) {
 			case codes.DeadlineExceeded, codes.Canceled, codes.Unavailable:
 				maybeStored = maybeStored || spec.produce
+				if spec.produce && spec.topic == "" && spec.addr == "" && pinned == "" {
+					pinned = addr
+				}
 			}
 		}
 		switch status.Code(err) {

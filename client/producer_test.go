@@ -222,6 +222,28 @@ func TestUnknownOutcome(t *testing.T) {
 			t.Errorf("after a second Send: %d messages, %d sequences", got, len(cl.b.SequenceCalls()))
 		}
 	})
+	t.Run("an unrouted send is retried at the seed that may have stored it", func(t *testing.T) {
+		// Two seeds, no route for the topic (as for a topic the broker
+		// auto-creates): the request goes to a seed, which would store it
+		// in its own broker group; after an unknown outcome the retry must
+		// go to the same seed, since another seed may be in another group.
+		cl := startCluster(t, 2)
+		c := dial(t, cl.addrs())
+		createTopic(t, c, "t", 1)
+		c.routes.invalidate("t")
+		for _, n := range cl.nodes {
+			n.Inject("DescribeTopic", fakebroker.Fault{Code: codes.NotFound, Msg: "topic not found"})
+			n.Inject("Produce", fakebroker.Fault{Code: codes.DeadlineExceeded, Msg: "raft commit timed out", After: true})
+		}
+		p := newProducer(t, c)
+		if _, err := p.Send(context.Background(), "t", &Message{Body: []byte("x")}); err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		a, b := cl.nodes[0].Calls("Produce"), cl.nodes[1].Calls("Produce")
+		if !(a == 2 && b == 0) && !(a == 0 && b == 2) {
+			t.Fatalf("Produce calls per seed = %d and %d, want both attempts at one seed", a, b)
+		}
+	})
 	t.Run("attempt timeouts until the budget ends", func(t *testing.T) {
 		cl := startCluster(t, 1)
 		c := dial(t, cl.addrs(), WithRequestTimeout(50*time.Millisecond), WithMaxRetries(2))

@@ -42,7 +42,10 @@ import (
 // ProducerSeqProperty ("<producer id hex>:<sequence>:<count>"), and no
 // other record carries that flag: the CommitLog then says which requests
 // were applied, so the deduplication table can be rebuilt from it
-// (producers.go).
+// (producers.go). Under load nearly every produce entry is version 2, so
+// a group must be upgraded node by node before any client sends producer
+// ids; a node that meets a type or version it does not know stops
+// (ApplyBatch) rather than skip the entry and fall behind its peers.
 //
 // Only the leader reads its clock (the store timestamp) and it does so
 // before proposing: applying is deterministic.
@@ -216,7 +219,7 @@ func decodeCommand(data []byte) (command, error) {
 	v := data[1]
 	if v != cmdVersion && (data[0] != cmdCreateTopic || v != cmdVersionTopicSpan) &&
 		(data[0] != cmdProduce || v != cmdVersionRequests) {
-		return c, fmt.Errorf("%w: type %d version %d", ErrBadCommand, data[0], data[1])
+		return c, fmt.Errorf("%w: type %d version %d", errNewerCommand, data[0], data[1])
 	}
 	c.typ = data[0]
 	d := decoder{b: data[2:]}
@@ -254,7 +257,7 @@ func decodeCommand(data []byte) (command, error) {
 	case cmdDeleteTopic:
 		c.topic.Name = d.str(int(d.u8()))
 	default:
-		return c, fmt.Errorf("%w: unknown type %d", ErrBadCommand, c.typ)
+		return c, fmt.Errorf("%w: type %d", errNewerCommand, c.typ)
 	}
 	if d.bad || len(d.b) != 0 {
 		return command{}, fmt.Errorf("%w: type %d: malformed payload", ErrBadCommand, c.typ)

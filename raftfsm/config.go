@@ -71,6 +71,8 @@ type Config struct {
 	SerialLeaderAppend bool
 	// wrapLog, when set (tests only), wraps the Raft log store as opened.
 	wrapLog func(raft.LogStore) raft.LogStore
+	// walSegmentSize, when set (tests only), is raft-wal's segment size.
+	walSegmentSize int
 	// ApplyTimeout bounds how long a command may wait to enter Raft's queue.
 	ApplyTimeout time.Duration
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/hashicorp/raft-wal/fs"
@@ -121,7 +122,23 @@ type directFile struct {
 	buf  []byte     // aligned write buffer
 	tail []byte     // the bytes of the partial block that ends at end
 	end  int64      // offset just past the last byte written; -1: unknown
+
+	// wgen counts write starts and ends (odd while a write is in
+	// progress); a read-ahead window is used only while wgen is what it
+	// was, even, when the window was read.
+	wgen   atomic.Uint64
+	rmu    sync.Mutex // guards the read-ahead window
+	rwin   []byte
+	rstart int64
+	rgen   uint64
+
+	closeOnce sync.Once
+	closeErr  error
 }
+
+// readAhead is the window a small read fills: raft-wal's recovery reads
+// every frame header of the tail segment one by one.
+const readAhead = 256 << 10
 
 // alignedBuf returns a directBlock-aligned slice of n bytes.
 func alignedBuf(n int) []byte {
@@ -144,7 +161,7 @@ func (d *directFile) WriteAt(p []byte, off int64) (int, error) {
 		start := off &^ (directBlock - 1)
 		head := make([]byte, off-start)
 		if len(head) > 0 {
-			if _, err := d.readAt(head, start); err != nil && !errors.Is(err, io.EOF) {
+			if _, err := d.readDirect(head, start); err != nil && !errors.Is(err, io.EOF) {
 				return 0, fmt.Errorf("raftfsm: %s: read block at %d: %w", d.path, start, err)
 			}
 		}
@@ -160,17 +177,12 @@ func (d *directFile) WriteAt(p []byte, off int64) (int, error) {
 	n := copy(b, d.tail)
 	copy(b[n:], p)
 	clear(b[total:])
-	for w := int64(0); w < alen; {
-		k, err := unix.Pwrite(d.fd, b[w:], start+w)
-		if err != nil {
-			d.end = -1
-			return 0, fmt.Errorf("raftfsm: %s: direct write at %d: %w", d.path, start+w, err)
-		}
-		if k == 0 {
-			d.end = -1
-			return 0, fmt.Errorf("raftfsm: %s: direct write at %d: %w", d.path, start+w, io.ErrShortWrite)
-		}
-		w += int64(k)
+	d.wgen.Add(1)
+	err := d.pwriteAll(b, start)
+	d.wgen.Add(1)
+	if err != nil {
+		d.end = -1
+		return 0, err
 	}
 	last := total &^ (directBlock - 1)
 	d.tail = append(d.tail[:0], b[last:total]...)
@@ -178,27 +190,94 @@ func (d *directFile) WriteAt(p []byte, off int64) (int, error) {
 	return len(p), nil
 }
 
-// ReadAt reads through an aligned bounce buffer. Like os.File, it returns
-// io.EOF with fewer bytes when p reaches past the end of the file.
-func (d *directFile) ReadAt(p []byte, off int64) (int, error) { return d.readAt(p, off) }
+func (d *directFile) pwriteAll(b []byte, off int64) error {
+	for w := 0; w < len(b); {
+		k, err := d.retryBuffered(func() (int, error) { return unix.Pwrite(d.fd, b[w:], off+int64(w)) })
+		if err != nil {
+			return fmt.Errorf("raftfsm: %s: direct write at %d: %w", d.path, off+int64(w), err)
+		}
+		if k == 0 {
+			return fmt.Errorf("raftfsm: %s: direct write at %d: %w", d.path, off+int64(w), io.ErrShortWrite)
+		}
+		w += k
+	}
+	return nil
+}
 
-func (d *directFile) readAt(p []byte, off int64) (int, error) {
+// retryBuffered runs one read or write; if the device refuses it with
+// EINVAL (an alignment stricter than directBlock), the file leaves direct
+// I/O (O_DIRECT is cleared on the descriptor) and the call is made again.
+func (d *directFile) retryBuffered(op func() (int, error)) (int, error) {
+	k, err := op()
+	if !errors.Is(err, unix.EINVAL) {
+		return k, err
+	}
+	flags, ferr := unix.FcntlInt(uintptr(d.fd), unix.F_GETFL, 0)
+	if ferr != nil || flags&unix.O_DIRECT == 0 {
+		return k, err
+	}
+	if _, ferr := unix.FcntlInt(uintptr(d.fd), unix.F_SETFL, flags&^unix.O_DIRECT); ferr != nil {
+		return k, err
+	}
+	return op()
+}
+
+// ReadAt reads p at off. Like os.File, it returns io.EOF with fewer bytes
+// when p reaches past the end of the file. Small reads are served from a
+// read-ahead window.
+func (d *directFile) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("raftfsm: %s: negative offset %d", d.path, off)
 	}
+	if len(p) > readAhead/2 {
+		return d.readDirect(p, off)
+	}
+	d.rmu.Lock()
+	if d.rwin != nil && d.rgen == d.wgen.Load() && off >= d.rstart && off+int64(len(p)) <= d.rstart+int64(len(d.rwin)) {
+		n := copy(p, d.rwin[off-d.rstart:])
+		d.rmu.Unlock()
+		return n, nil
+	}
+	d.rmu.Unlock()
+	gen := d.wgen.Load()
+	start := off &^ (directBlock - 1)
+	win := make([]byte, readAhead)
+	n, err := d.readDirect(win, start)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	win = win[:n]
+	if gen%2 == 0 && d.wgen.Load() == gen {
+		d.rmu.Lock()
+		d.rwin, d.rstart, d.rgen = win, start, gen
+		d.rmu.Unlock()
+	}
+	if off-start >= int64(n) {
+		return 0, io.EOF
+	}
+	k := copy(p, win[off-start:])
+	if k < len(p) {
+		return k, io.EOF
+	}
+	return k, nil
+}
+
+// readDirect reads through an aligned bounce buffer, with ReadAt's EOF
+// semantics.
+func (d *directFile) readDirect(p []byte, off int64) (int, error) {
 	start := off &^ (directBlock - 1)
 	alen := alignUp(off + int64(len(p)) - start)
 	b := alignedBuf(int(alen))
 	got := int64(0)
 	for got < alen {
-		k, err := unix.Pread(d.fd, b[got:], start+got)
+		k, err := d.retryBuffered(func() (int, error) { return unix.Pread(d.fd, b[got:], start+got) })
 		if err != nil {
 			return 0, fmt.Errorf("raftfsm: %s: direct read at %d: %w", d.path, start+got, err)
 		}
-		if k == 0 {
-			break // end of file
-		}
 		got += int64(k)
+		if k == 0 || got%directBlock != 0 {
+			break // end of file (a direct read is short only there)
+		}
 	}
 	skip := off - start
 	if got <= skip {
@@ -237,4 +316,8 @@ func (d *directFile) Sync() error {
 	return nil
 }
 
-func (d *directFile) Close() error { return unix.Close(d.fd) }
+// Close closes the file once; later calls return the first result.
+func (d *directFile) Close() error {
+	d.closeOnce.Do(func() { d.closeErr = unix.Close(d.fd) })
+	return d.closeErr
+}

@@ -66,6 +66,16 @@
 // drops the expired ones first). A follower installed from a snapshot
 // takes the snapshot's table.
 //
+// Limits. A producer evicted by the cap (more than 1024 producers active
+// in a group within 10 minutes, e.g. one Producer per request) or expired
+// (a retry more than 10 minutes later, or a leader clock that jumped that
+// far) is forgotten, and a retry of its last request is stored again: the
+// same at-least-once outcome as without a producer id. Upgrades: a node
+// of an older release cannot decode produce version 2 (written for every
+// request with a producer id, and for every entry that merges several
+// requests), so every node of a group must run this release before
+// clients that send producer ids (this release's Producer) use it.
+//
 // # Snapshots
 //
 // Snapshots never copy the CommitLog. The snapshot store (snapstore.go,

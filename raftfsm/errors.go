@@ -1,6 +1,9 @@
 package raftfsm
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors returned by Node. Store errors (bad input, disk full) pass through
 // wrapped; test with errors.Is.
@@ -38,6 +41,9 @@ var (
 	// ErrBadCommand: a Raft entry that does not decode. Never retryable;
 	// it means a bug or a version mismatch between nodes.
 	ErrBadCommand = errors.New("raftfsm: bad command")
+	// errNewerCommand: an entry of a type or version this release does not
+	// know, written by a newer one (wraps ErrBadCommand).
+	errNewerCommand = fmt.Errorf("%w: type or version unknown to this release", ErrBadCommand)
 	// ErrFailed: the node's store failed while applying committed entries;
 	// the node stops serving and must be restarted (it then recovers from
 	// its store and the Raft log).

@@ -60,7 +60,17 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			continue // configuration entries; or replayed and already in the store
 		}
 		c, err := decodeCommand(l.Data)
+		if errors.Is(err, errNewerCommand) {
+			// Written by a newer release: skipping it would leave this
+			// replica's CommitLog behind its peers'. Stop instead; an
+			// upgraded binary applies it on restart.
+			pend.flush(f, st, out)
+			out[i] = n.fail(fmt.Errorf("raft entry %d: %w (upgrade this node)", l.Index, err))
+			continue
+		}
 		if err != nil {
+			// Malformed in a way every replica of this release sees alike:
+			// refused the same way everywhere.
 			n.log.Error("undecodable raft entry", "index", l.Index, "err", err)
 			out[i] = err
 			continue

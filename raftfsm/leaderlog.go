@@ -249,9 +249,20 @@ func (l *leaderLog) FirstIndex() (uint64, error) {
 	return 0, nil
 }
 
-// DeleteRange waits for the writer first, so a truncation never races a
-// queued append.
+// DeleteRange of a durable prefix (compaction after a snapshot: the
+// entries are applied, so durable) goes straight to the store, without
+// waiting for the writer, which under steady load is never idle. Any
+// other range (a follower's conflicting suffix) waits for the writer
+// first, so a truncation never races a queued append.
 func (l *leaderLog) DeleteRange(min, max uint64) error {
+	if first, err := l.LogStore.FirstIndex(); err == nil && min <= first && max <= l.durable.Load() {
+		// A durable prefix: pending entries are all above it, and the
+		// store serialises this with the writer's appends. Emptying the
+		// store (after a snapshot install) leaves the durable index where
+		// it was: no entry at or below it is asked for again, and the
+		// next append sets it.
+		return l.LogStore.DeleteRange(min, max)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.drain(); err != nil {
@@ -271,6 +282,14 @@ func (l *leaderLog) DeleteRange(min, max uint64) error {
 		l.cond.Broadcast()
 	}
 	return nil
+}
+
+// IsMonotonic passes on the store's answer (raft.MonotonicLogStore):
+// raft-wal cannot take an append that leaves a gap, so hashicorp/raft must
+// empty it rather than compact it after installing a snapshot.
+func (l *leaderLog) IsMonotonic() bool {
+	m, ok := l.LogStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
 }
 
 // Close writes what is queued and stops the writer; it does not close the

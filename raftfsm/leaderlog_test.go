@@ -3,6 +3,7 @@ package raftfsm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -53,6 +54,12 @@ func (g *gatedStore) StoreLogs(logs []*raft.Log) error {
 }
 
 func (g *gatedStore) StoreLog(l *raft.Log) error { return g.StoreLogs([]*raft.Log{l}) }
+
+// IsMonotonic passes on the wrapped store's answer, as leaderLog does.
+func (g *gatedStore) IsMonotonic() bool {
+	m, ok := g.LogStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
+}
 
 func (g *gatedStore) setClosed(closed bool) {
 	g.mu.Lock()
@@ -317,4 +324,53 @@ func TestLeaderCopyGatesCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.sameLogs("gate", 1)
+}
+
+// TestLaggingWALFollowerCatchesUpBySnapshot: a follower whose raft-wal log
+// is not empty but ends before the leader's compacted log installs a
+// snapshot and carries on. raft-wal refuses an append that leaves a gap,
+// so hashicorp/raft must empty the log after the install (it does for a
+// MonotonicLogStore, which the log store wrappers must pass on).
+func TestLaggingWALFollowerCatchesUpBySnapshot(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *Config) {
+		cfg.LogStore = LogStoreWAL
+		cfg.walSegmentSize = 32 << 10 // compaction deletes whole segments
+		cfg.TrailingLogs = 16
+		cfg.SnapshotThreshold = 16
+	})
+	li, l := c.leader()
+	ctx := context.Background()
+	if err := l.CreateTopic(ctx, Topic{Name: "t", Queues: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		produce(t, l, "t", uint32(i%2), fmt.Sprint("before-", i))
+	}
+	c.sameLogs("t", 2)
+	f := (li + 1) % 3
+	fLast, err := c.nodes[f].logStore.LastIndex()
+	if err != nil || fLast == 0 {
+		t.Fatalf("follower's log: last %d, %v", fLast, err)
+	}
+	c.kill(f)
+	testutil.WaitFor(t, 30*time.Second, "the leader's log compacted past the follower's end", func() bool {
+		produce(t, l, "t", 0, fmt.Sprintf("during-%0500d", 0))
+		if err := l.Snapshot(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+			t.Logf("snapshot: %v", err)
+		}
+		// raft-wal serves compacted entries until their segment is
+		// deleted: wait until the follower's next entry is really gone.
+		var e raft.Log
+		return errors.Is(l.logStore.GetLog(fLast+1, &e), raft.ErrLogNotFound)
+	})
+	c.cfgs[f].Bootstrap = false
+	c.start(f)
+	produce(t, l, "t", 1, "after")
+	c.sameLogs("t", 2)
+	if c.nodes[f].installs.Load() == 0 {
+		t.Fatal("the follower caught up without a snapshot install; the test did not exercise it")
+	}
+	// It takes new entries after the install.
+	produce(t, l, "t", 1, "after-2")
+	c.sameLogs("t", 2)
 }

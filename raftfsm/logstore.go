@@ -75,8 +75,12 @@ func (n *Node) openLogStore(raftDir string) (raft.LogStore, raft.StableStore, er
 		meta := &metadb.BoltMetaDB{}
 		// Segments are written with O_DIRECT (directvfs.go).
 		// Segments are written with O_DIRECT (directvfs.go).
+		size := raftwal.WithSegmentSize(n.cfg.walSegmentSize)
+		if n.cfg.walSegmentSize == 0 {
+			size = raftwal.WithMetaStore(meta) // raft-wal's default size
+		}
 		w, err := raftwal.Open(dir, raftwal.WithMetaStore(meta),
-			raftwal.WithSegmentFiler(segment.NewFiler(dir, newDirectVFS())))
+			raftwal.WithSegmentFiler(segment.NewFiler(dir, newDirectVFS())), size)
 		if err != nil {
 			meta.Close()
 			return nil, nil, fmt.Errorf("raftfsm: open raft-wal: %w", err)

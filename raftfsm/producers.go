@@ -52,6 +52,12 @@ const (
 // count>". Only records that also carry flagProducerSeq are trusted.
 const ProducerSeqProperty = "PRODUCER_SEQ"
 
+// MarkOverhead is the most the producer mark adds to the encoded
+// properties of a request's first message: the property's key and value
+// with their 4 bytes of lengths (value: 16 hex digits, 20 and 10 decimal
+// digits, two colons).
+const MarkOverhead = 4 + len(ProducerSeqProperty) + 16 + 1 + 20 + 1 + 10
+
 func markValue(pid, seq uint64, count int) string {
 	return strconv.FormatUint(pid, 16) + ":" + strconv.FormatUint(seq, 10) + ":" + strconv.Itoa(count)
 }
@@ -292,8 +298,8 @@ func (t *producerTable) MarshalJSON() ([]byte, error) {
 	for p := t.head; p != nil; p = p.next {
 		pj := producerJSON{ID: p.id, LastUse: p.lastUse, MaxSeq: p.maxSeq}
 		for _, s := range p.slots {
-			if s.count == 0 || s.first < 0 {
-				continue
+			if s.count == 0 || s.first < 0 || p.maxSeq-s.seq >= uint64(t.window) {
+				continue // empty, or behind the window (never consulted again)
 			}
 			pj.Seqs = binary.BigEndian.AppendUint64(pj.Seqs, s.seq)
 			pj.Seqs = binary.BigEndian.AppendUint64(pj.Seqs, uint64(s.first))
@@ -319,8 +325,11 @@ func (t *producerTable) UnmarshalJSON(b []byte) error {
 		p := &producer{id: pj.ID, lastUse: pj.LastUse, maxSeq: pj.MaxSeq, slots: make([]seqSlot, t.window)}
 		for b := pj.Seqs; len(b) > 0; b = b[slotBytes:] {
 			s := seqSlot{seq: binary.BigEndian.Uint64(b), first: int64(binary.BigEndian.Uint64(b[8:])), count: binary.BigEndian.Uint32(b[16:])}
-			if s.count == 0 || s.first < 0 || s.seq > p.maxSeq || p.maxSeq-s.seq >= uint64(t.window) {
+			if s.count == 0 || s.first < 0 || s.seq > p.maxSeq {
 				return fmt.Errorf("raftfsm: snapshot producer %x has a bad sequence entry", pj.ID)
+			}
+			if p.maxSeq-s.seq >= uint64(t.window) {
+				continue // behind the window: never consulted (older snapshots hold such slots)
 			}
 			p.slots[s.seq%uint64(t.window)] = s
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"testing"
 	"time"
 
@@ -243,6 +244,19 @@ func TestDedupWindow(t *testing.T) {
 	if a.count() != 4 {
 		t.Fatalf("%d messages stored, want 4", a.count())
 	}
+	// Sequence 1 still sits in its ring slot, behind the window: a
+	// snapshot of the table must load again and decide the same way.
+	var back producerTable
+	if err := json.Unmarshal([]byte(a.tableJSON()), &back); err != nil {
+		t.Fatalf("the snapshot of the table does not load: %v", err)
+	}
+	for _, seq := range []uint64{1, 300 - producerWindow, 300 - producerWindow + 1, 300, 302} {
+		v1, s1 := a.n.producers.check(1, seq, 1, 1002)
+		v2, s2 := back.check(1, seq, 1, 1002)
+		if v1 != v2 || s1 != s2 {
+			t.Fatalf("seq %d: live table says %v %+v, reloaded %v %+v", seq, v1, s1, v2, s2)
+		}
+	}
 }
 
 // expiryScript is a run of entries exercising expiry and the producer cap
@@ -475,5 +489,36 @@ func TestOversizedMarkFailsOnlyItsRequest(t *testing.T) {
 	}
 	if n := l.Store().MaxOffset("t", 0); n != 2 {
 		t.Fatalf("%d messages stored in queue 0, want 2", n)
+	}
+}
+
+// TestMarkOverheadBoundsEveryMark: the broker reserves MarkOverhead bytes
+// of properties for the mark; the longest mark fits in it.
+func TestMarkOverheadBoundsEveryMark(t *testing.T) {
+	longest := 4 + len(ProducerSeqProperty) + len(markValue(math.MaxUint64, math.MaxUint64, math.MaxInt32))
+	if longest > MarkOverhead {
+		t.Fatalf("the longest mark takes %d bytes, MarkOverhead is %d", longest, MarkOverhead)
+	}
+}
+
+// TestNewerEntryStopsTheReplica: an entry of a version this release does
+// not know (written by a newer leader) stops the node instead of being
+// skipped, which would leave this replica's CommitLog behind its peers'.
+// A malformed entry of a known version is refused alike everywhere.
+func TestNewerEntryStopsTheReplica(t *testing.T) {
+	a := newApplier(t, t.TempDir())
+	a.apply(encodeCreateTopic(Topic{Name: "t", Queues: 1}))
+	a.index++
+	out := a.f.ApplyBatch([]*raft.Log{{Index: a.index, Type: raft.LogCommand, Data: []byte{cmdProduce, 1, 0xff}}})
+	if err, _ := out[0].(error); !errors.Is(err, ErrBadCommand) || errors.Is(err, ErrFailed) {
+		t.Fatalf("malformed entry of a known version: %v, want ErrBadCommand without failing the node", out[0])
+	}
+	a.index++
+	out = a.f.ApplyBatch([]*raft.Log{{Index: a.index, Type: raft.LogCommand, Data: []byte{cmdProduce, 9, 0, 0}}})
+	if err, _ := out[0].(error); !errors.Is(err, ErrFailed) {
+		t.Fatalf("entry of an unknown version: %v, want ErrFailed", out[0])
+	}
+	if a.n.failedErr() == nil {
+		t.Fatal("the node did not stop")
 	}
 }
