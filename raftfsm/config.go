@@ -61,8 +61,9 @@ type Config struct {
 	// LogCacheEntries is how many of the newest Raft log entries are kept
 	// in memory (hashicorp/raft's LogCache), so that replicating them to
 	// followers and applying them does not read them back from the log
-	// store; 0 disables the cache. Each entry holds at most one produce
-	// batch (broker MaxBatchBytes).
+	// store; 0 disables the cache (then, with the O_DIRECT Raft log, every
+	// entry a node applies is read from the disk). Each entry holds at
+	// most one produce batch (broker MaxBatchBytes).
 	LogCacheEntries int
 	// SerialLeaderAppend makes the leader fsync its own copy of new
 	// entries before replicating them (hashicorp/raft's own order) instead
