@@ -37,8 +37,9 @@ func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 // produce entry is checked on its own (topic table, producer sequences):
 // a refused request fails alone and a duplicate is not stored again. The
 // accepted requests of consecutive produce entries become one
-// store.Append (one CommitLog write); each entry returns a []reqOutcome. A store error while applying fails the node: a replica
-// that cannot apply what was committed must stop rather than diverge.
+// store.Append (one CommitLog write); each entry returns a []reqOutcome.
+// A store error while applying fails the node: a replica that cannot
+// apply what was committed must stop rather than diverge.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	n := f.n
 	out := make([]any, len(logs))
