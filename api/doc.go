@@ -12,7 +12,11 @@
 // ForwardedHeader metadata; a node that receives one and is not the leader
 // does not forward again but answers FAILED_PRECONDITION with the leader's
 // address in the LeaderTrailer ("raftmq-leader") response trailer, which
-// the first node relays. Reads are served by any replica.
+// the first node relays. A Produce refused before it reached Raft (no
+// leader, bad input, unknown topic) also carries OutcomeTrailer
+// ("raftmq-outcome: not-applied"): nothing of it was stored, so a client
+// need not treat an UNAVAILABLE as an unknown outcome. Reads are served by
+// any replica.
 //
 // # Errors
 //

@@ -18,6 +18,16 @@ import (
 // gRPC address (host:port) with FAILED_PRECONDITION.
 const LeaderTrailer = "raftmq-leader"
 
+// OutcomeTrailer is the response trailer of a failed Produce that says
+// what became of it: OutcomeNotApplied means the request was refused
+// before it reached Raft, so none of it was stored, whatever the status
+// code (UNAVAILABLE while a group has no leader, say). Without it an
+// UNAVAILABLE or DEADLINE_EXCEEDED produce may have been stored.
+const (
+	OutcomeTrailer    = "raftmq-outcome"
+	OutcomeNotApplied = "not-applied"
+)
+
 // errorCodes is THE table from broker, raftfsm and store errors to gRPC
 // codes. The first entry the error matches (errors.Is) wins, so the more
 // specific errors come first. Anything unmatched is INTERNAL.
@@ -100,10 +110,17 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 		return err
 	}
 	code := Code(err)
+	var md metadata.MD
 	var nl *broker.NotLeaderError
 	if errors.As(err, &nl) && nl.LeaderAddr != "" {
-		if terr := grpc.SetTrailer(ctx, metadata.Pairs(LeaderTrailer, nl.LeaderAddr)); terr != nil {
-			s.log.Debug("cannot set leader trailer", "err", terr)
+		md = metadata.Join(md, metadata.Pairs(LeaderTrailer, nl.LeaderAddr))
+	}
+	if broker.NotApplied(err) {
+		md = metadata.Join(md, metadata.Pairs(OutcomeTrailer, OutcomeNotApplied))
+	}
+	if md != nil {
+		if terr := grpc.SetTrailer(ctx, md); terr != nil {
+			s.log.Debug("cannot set trailer", "err", terr)
 		}
 	}
 	if code == codes.Internal {

@@ -45,9 +45,15 @@ func forward[Req, Resp any](ctx context.Context, s *Server, err error, req Req,
 	octx := metadata.AppendToOutgoingContext(ctx, ForwardedHeader, s.b.NodeID())
 	resp, ferr := call(c, octx, req, grpc.Trailer(&trailer))
 	if ferr != nil {
-		if v := trailer.Get(LeaderTrailer); len(v) > 0 {
-			if terr := grpc.SetTrailer(ctx, metadata.Pairs(LeaderTrailer, v[0])); terr != nil {
-				s.log.Debug("cannot relay leader trailer", "err", terr)
+		var md metadata.MD
+		for _, k := range []string{LeaderTrailer, OutcomeTrailer} {
+			if v := trailer.Get(k); len(v) > 0 {
+				md = metadata.Join(md, metadata.Pairs(k, v[0]))
+			}
+		}
+		if md != nil {
+			if terr := grpc.SetTrailer(ctx, md); terr != nil {
+				s.log.Debug("cannot relay trailer", "err", terr)
 			}
 		}
 		return zero, ferr

@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/raftmq/raftmq/api"
 	"github.com/raftmq/raftmq/api/raftmqpb"
 )
 
@@ -72,5 +75,24 @@ func TestIdempotentProduceAcrossFailover(t *testing.T) {
 		Messages: []*raftmqpb.ProduceMessage{{Body: []byte("x")}}})
 	if status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("producer id without sequence: %v", err)
+	}
+}
+
+// TestProduceRefusedBeforeRaftSaysSo: a produce refused before it reached
+// Raft carries the outcome trailer (nothing was stored), also when a
+// follower forwarded it to the leader.
+func TestProduceRefusedBeforeRaftSaysSo(t *testing.T) {
+	c := newTestCluster(t, 3)
+	leader, follower := c.leader()
+	for _, n := range []*testNode{leader, follower} {
+		var trailer metadata.MD
+		_, err := n.client.Produce(callCtx(t), &raftmqpb.ProduceRequest{Topic: "missing",
+			Messages: []*raftmqpb.ProduceMessage{{Body: []byte("x")}}}, grpc.Trailer(&trailer))
+		if status.Code(err) != codes.NotFound {
+			t.Fatalf("via %s: %v, want NotFound", n.id, err)
+		}
+		if got := trailer.Get(api.OutcomeTrailer); len(got) != 1 || got[0] != api.OutcomeNotApplied {
+			t.Fatalf("via %s: outcome trailer %v, want %q", n.id, got, api.OutcomeNotApplied)
+		}
 	}
 }

@@ -69,10 +69,10 @@ func (q *batcher[T, R]) submit(ctx context.Context, item T) (R, error) {
 		q.waiting.Add(-1)
 	case <-ctx.Done():
 		q.waiting.Add(-1)
-		return zero, ctx.Err()
+		return zero, notAppliedError{ctx.Err()} // never handed over
 	case <-q.stop:
 		q.waiting.Add(-1)
-		return zero, ErrClosed
+		return zero, notAppliedError{ErrClosed}
 	}
 	select {
 	case o := <-p.done:

@@ -77,6 +77,21 @@ func (e *NotLeaderError) Error() string {
 // Is makes errors.Is(err, ErrNotLeader) true.
 func (e *NotLeaderError) Is(target error) bool { return target == ErrNotLeader }
 
+// notAppliedError marks an error returned before a produce request
+// reached Raft: none of its messages was stored, whatever the error's
+// code (UNAVAILABLE for a group without a leader, say).
+type notAppliedError struct{ error }
+
+func (e notAppliedError) Unwrap() error { return e.error }
+
+// NotApplied reports whether err refused a produce request before it
+// reached Raft, so that none of it was stored and sending it again cannot
+// store it twice.
+func NotApplied(err error) bool {
+	var n notAppliedError
+	return errors.As(err, &n)
+}
+
 // invalid wraps ErrInvalidArgument with a formatted reason.
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidArgument, fmt.Sprintf(format, args...))

@@ -68,6 +68,31 @@ func (b *Broker) Produce(ctx context.Context, topic string, msgs []ProduceMessag
 // leader, and is stored at most once (raftfsm.ErrSequenceTooOld if it
 // comes too late to tell).
 func (b *Broker) ProduceRequest(ctx context.Context, req ProduceRequest) ([]SendResult, error) {
+	batch, err := b.prepareProduce(ctx, req)
+	if err != nil {
+		return nil, notAppliedError{err}
+	}
+	o, err := b.produce.submit(ctx, raftfsm.ProduceRequest{Msgs: batch, Idempotent: req.Idempotent, ProducerID: req.ProducerID, Seq: req.Seq})
+	if err == nil {
+		err = o.Err
+	}
+	if err != nil {
+		return nil, b.writeErr(err)
+	}
+	out := make([]SendResult, len(o.Results))
+	for i, r := range o.Results {
+		out[i] = SendResult{
+			MsgID:       FormatMessageID(b.cfg.GroupID, r.CommitLogOffset),
+			QueueID:     batch[i].QueueID,
+			QueueOffset: r.QueueOffset,
+		}
+	}
+	return out, nil
+}
+
+// prepareProduce checks a request and builds its messages; it is all that
+// happens before the request is handed to the batcher.
+func (b *Broker) prepareProduce(ctx context.Context, req ProduceRequest) ([]*store.Message, error) {
 	if err := b.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -88,26 +113,7 @@ func (b *Broker) ProduceRequest(ctx context.Context, req ProduceRequest) ([]Send
 	if err != nil {
 		return nil, err
 	}
-	batch, err := b.buildMessages(t, msgs, req.Idempotent)
-	if err != nil {
-		return nil, err
-	}
-	o, err := b.produce.submit(ctx, raftfsm.ProduceRequest{Msgs: batch, Idempotent: req.Idempotent, ProducerID: req.ProducerID, Seq: req.Seq})
-	if err == nil {
-		err = o.Err
-	}
-	if err != nil {
-		return nil, b.writeErr(err)
-	}
-	out := make([]SendResult, len(o.Results))
-	for i, r := range o.Results {
-		out[i] = SendResult{
-			MsgID:       FormatMessageID(b.cfg.GroupID, r.CommitLogOffset),
-			QueueID:     batch[i].QueueID,
-			QueueOffset: r.QueueOffset,
-		}
-	}
-	return out, nil
+	return b.buildMessages(t, msgs, req.Idempotent)
 }
 
 // buildMessages picks each message's queue and validates it against the

@@ -49,7 +49,12 @@
 // while a Produce is in flight) after an attempt whose outcome was unknown
 // does Send fail with ErrUnknownOutcome (still matching the last
 // attempt's own sentinel, e.g. ErrUnavailable): the messages may have
-// been stored, once. A Producer keeps fewer than 128 sequences between its
+// been stored, once. An attempt the broker refused before Raft (it says so
+// in the "raftmq-outcome: not-applied" trailer, e.g. while the group has
+// no leader) stored nothing and does not make the outcome unknown. An
+// unrouted Send (no route for the topic yet) retries at the seed node that
+// may have stored it, since another seed may be in another broker group.
+// A Producer keeps fewer than 128 sequences between its
 // oldest request in flight and its newest, so a late retry is never too
 // old for the broker to recognise (a request waits while the span is
 // full). Delivery to consumers is at-least-once in any case.

@@ -17,6 +17,11 @@ import (
 // leader names the leader's gRPC address (host:port).
 const leaderTrailer = "raftmq-leader"
 
+// outcomeTrailer is the response trailer in which a node says a failed
+// Produce was refused before it reached Raft ("not-applied"): nothing of
+// it was stored, whatever the status code.
+const outcomeTrailer, outcomeNotApplied = "raftmq-outcome", "not-applied"
+
 // callSpec says where the attempts of one call go and how its errors read.
 type callSpec struct {
 	method string
@@ -101,9 +106,15 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 			if errors.Is(err, ErrClosed) {
 				return zero, err
 			}
-			err = wrapRPC(ctx, spec.method, addr, err, spec.produce)
+			// A node that refused the request before Raft says so: then
+			// nothing was stored, whatever the code.
+			notApplied := firstValue(trailer, outcomeTrailer) == outcomeNotApplied
+			err = wrapRPC(ctx, spec.method, addr, err, spec.produce && !notApplied)
 			switch status.Code(err) {
 			case codes.DeadlineExceeded, codes.Canceled, codes.Unavailable:
+				if notApplied {
+					break
+				}
 				maybeStored = maybeStored || spec.produce
 				if spec.produce && spec.topic == "" && spec.addr == "" && pinned == "" {
 					pinned = addr

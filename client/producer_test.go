@@ -244,6 +244,24 @@ func TestUnknownOutcome(t *testing.T) {
 			t.Fatalf("Produce calls per seed = %d and %d, want both attempts at one seed", a, b)
 		}
 	})
+	t.Run("refused before Raft is a plain failure, not an unknown outcome", func(t *testing.T) {
+		cl := startCluster(t, 1)
+		c := dial(t, cl.addrs(), WithMaxRetries(1))
+		createTopic(t, c, "t", 1)
+		p := newProducer(t, c)
+		noLeader := fakebroker.Fault{Code: codes.Unavailable, Msg: "no leader", NotApplied: true}
+		cl.nodes[0].Inject("Produce", noLeader, noLeader)
+		_, err := p.Send(context.Background(), "t", &Message{Body: []byte("x")})
+		if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnknownOutcome) {
+			t.Fatalf("Send: %v, want ErrUnavailable and not ErrUnknownOutcome", err)
+		}
+		// The same refusal after an attempt that may have stored it is
+		// still unknown.
+		cl.nodes[0].Inject("Produce", fakebroker.Fault{Code: codes.Unavailable, Msg: "lost"}, noLeader)
+		if _, err := p.Send(context.Background(), "t", &Message{Body: []byte("y")}); !errors.Is(err, ErrUnknownOutcome) {
+			t.Fatalf("Send after an unknown attempt: %v, want ErrUnknownOutcome", err)
+		}
+	})
 	t.Run("attempt timeouts until the budget ends", func(t *testing.T) {
 		cl := startCluster(t, 1)
 		c := dial(t, cl.addrs(), WithRequestTimeout(50*time.Millisecond), WithMaxRetries(2))

@@ -30,6 +30,9 @@ type Fault struct {
 	Msg  string
 	// After runs the call first (it takes effect) and fails only the answer.
 	After bool
+	// NotApplied sends the trailer a broker sends with a produce it
+	// refused before Raft (raftmq-outcome: not-applied).
+	NotApplied bool
 }
 
 // Server is one fake node serving a Broker on 127.0.0.1.
@@ -140,6 +143,9 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 		}
 	}
 	if f != nil && !f.After {
+		if f.NotApplied {
+			_ = grpc.SetTrailer(ctx, metadata.Pairs("raftmq-outcome", "not-applied"))
+		}
 		return nil, status.Error(f.Code, f.Msg)
 	}
 	if leader != "" && writes[method] {
