@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -174,7 +175,7 @@ func (b *Broker) DescribeTopic(ctx context.Context, name string) (TopicRoute, er
 		}
 		return TopicRoute{}, fmt.Errorf("%w: %s", ErrTopicNotFound, name)
 	}
-	slices.SortStableFunc(out.Routes, func(a, b QueueRoute) int { return cmpU32(a.QueueID, b.QueueID) })
+	slices.SortStableFunc(out.Routes, func(a, b QueueRoute) int { return cmp.Compare(a.QueueID, b.QueueID) })
 	out.Incomplete = unavailable != nil
 	return out, nil
 }
@@ -255,14 +256,4 @@ func (b *Broker) DeleteTopic(ctx context.Context, name string) error {
 		return fmt.Errorf("%w: %s", ErrTopicNotFound, name)
 	}
 	return nil
-}
-
-func cmpU32(a, b uint32) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

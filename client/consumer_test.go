@@ -33,20 +33,7 @@ func TestProduceConsumeInOrder(t *testing.T) {
 		sent[r[0].MsgID] = r[0]
 	}
 
-	var col collector
-	cs := newConsumer(t, c, "g")
-	if err := cs.Subscribe("orders", col.handle); err != nil {
-		t.Fatal(err)
-	}
-	if err := cs.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	testutil.WaitFor(t, waitLong, "every message consumed", func() bool { return len(col.messages()) >= n })
-	if err := cs.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	got := col.messages()
+	got := consumeN(t, c, "g", "orders", n)
 	if len(got) != n {
 		t.Fatalf("consumed %d messages, want %d (no handler failed, so no redelivery)", len(got), n)
 	}

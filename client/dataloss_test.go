@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/raftmq/raftmq/client/internal/fakebroker"
-	"github.com/raftmq/raftmq/internal/testutil"
 )
 
 // TestDataLossReadsAnotherReplica: a replica that answers DATA_LOSS (its
@@ -38,19 +37,7 @@ func TestDataLossReadsAnotherReplica(t *testing.T) {
 	cl.nodes[0].Inject("Fetch", damage...)
 	cl.nodes[0].Inject("GetMessage", damage[0])
 
-	var col collector
-	cs := newConsumer(t, c, "g")
-	if err := cs.Subscribe("orders", col.handle); err != nil {
-		t.Fatal(err)
-	}
-	if err := cs.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	testutil.WaitFor(t, waitLong, "every message consumed", func() bool { return len(col.messages()) >= n })
-	if err := cs.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if got := len(col.messages()); got != n {
+	if got := len(consumeN(t, c, "g", "orders", n)); got != n {
 		t.Fatalf("consumed %d messages, want %d", got, n)
 	}
 	if cl.nodes[1].Calls("Fetch")+cl.nodes[2].Calls("Fetch") == 0 {

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/raftmq/raftmq/client/internal/fakebroker"
+	"github.com/raftmq/raftmq/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -144,6 +145,25 @@ func (c *collector) messages() []*Message {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.got)
+}
+
+// consumeN runs a consumer of group on topic until it has received at
+// least n messages, closes it and returns what it received.
+func consumeN(t *testing.T, c *Client, group, topic string, n int) []*Message {
+	t.Helper()
+	var col collector
+	cs := newConsumer(t, c, group)
+	if err := cs.Subscribe(topic, col.handle); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, waitLong, "every message consumed", func() bool { return len(col.messages()) >= n })
+	if err := cs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return col.messages()
 }
 
 // distinct returns the distinct message ids received.

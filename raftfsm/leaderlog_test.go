@@ -88,6 +88,26 @@ func entries(from, to uint64) []*raft.Log {
 	return out
 }
 
+// newTestLeaderLog returns a leader log over a gated in-memory store, on
+// the leader path.
+func newTestLeaderLog(t *testing.T, g *gatedStore, onFail func(error)) *leaderLog {
+	t.Helper()
+	l, err := newLeaderLog(g, onFail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setLeading(l, true)
+	return l
+}
+
+// mustStore appends entries from..to.
+func mustStore(t *testing.T, l *leaderLog, from, to uint64) {
+	t.Helper()
+	if err := l.StoreLogs(entries(from, to)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func setLeading(l *leaderLog, leading bool) {
 	f := func() bool { return leading }
 	l.leading.Store(&f)
@@ -106,25 +126,15 @@ func done(ch <-chan struct{}) bool {
 func TestLeaderLogWritesInBackground(t *testing.T) {
 	g := newGatedStore(raft.NewInmemStore())
 	var failed []error
-	l, err := newLeaderLog(g, func(err error) { failed = append(failed, err) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := newTestLeaderLog(t, g, func(err error) { failed = append(failed, err) })
 	defer l.Close()
-	setLeading(l, true)
 
 	g.setClosed(true)
-	if err := l.StoreLogs(entries(1, 3)); err != nil {
-		t.Fatal(err)
-	}
+	mustStore(t, l, 1, 3)
 	testutil.WaitFor(t, 5*time.Second, "the writer at the gate", func() bool { return g.parkedCount() == 1 })
 	// Queued while the first write is held: both go out in one append.
-	if err := l.StoreLogs(entries(4, 4)); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.StoreLogs(entries(5, 6)); err != nil {
-		t.Fatal(err)
-	}
+	mustStore(t, l, 4, 4)
+	mustStore(t, l, 5, 6)
 	if d := l.Durable(); d != 0 {
 		t.Fatalf("durable %d before any write finished", d)
 	}
@@ -204,15 +214,9 @@ func TestLeaderLogWriteFailureIsSticky(t *testing.T) {
 	boom := errors.New("disk on fire")
 	g.fail = boom
 	failed := make(chan error, 1)
-	l, err := newLeaderLog(g, func(err error) { failed <- err })
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := newTestLeaderLog(t, g, func(err error) { failed <- err })
 	defer l.Close()
-	setLeading(l, true)
-	if err := l.StoreLogs(entries(1, 2)); err != nil {
-		t.Fatal(err)
-	}
+	mustStore(t, l, 1, 2)
 	if err := <-failed; !errors.Is(err, boom) {
 		t.Fatalf("onFail got %v", err)
 	}
@@ -230,19 +234,11 @@ func TestLeaderLogWriteFailureIsSticky(t *testing.T) {
 
 func TestLeaderLogCloseWritesQueued(t *testing.T) {
 	g := newGatedStore(raft.NewInmemStore())
-	l, err := newLeaderLog(g, func(error) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	setLeading(l, true)
+	l := newTestLeaderLog(t, g, func(error) {})
 	g.setClosed(true)
-	if err := l.StoreLogs(entries(1, 1)); err != nil {
-		t.Fatal(err)
-	}
+	mustStore(t, l, 1, 1)
 	testutil.WaitFor(t, 5*time.Second, "the writer at the gate", func() bool { return g.parkedCount() == 1 })
-	if err := l.StoreLogs(entries(2, 3)); err != nil {
-		t.Fatal(err)
-	}
+	mustStore(t, l, 2, 3)
 	closed := make(chan error, 1)
 	go func() { closed <- l.Close() }()
 	g.setClosed(false)

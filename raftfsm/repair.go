@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -86,12 +87,8 @@ func (r *repairer) loop() {
 // repairPending tries every pending offset once; false if some remain.
 func (r *repairer) repairPending() bool {
 	r.mu.Lock()
-	offs := make([]int64, 0, len(r.pending))
-	for off := range r.pending {
-		offs = append(offs, off)
-	}
+	offs := slices.Sorted(maps.Keys(r.pending))
 	r.mu.Unlock()
-	slices.Sort(offs)
 	done := true
 	for _, off := range offs {
 		if r.ctx.Err() != nil {

@@ -2,6 +2,7 @@ package raftfsm
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,24 +113,14 @@ func (s *snapshotStore) all() ([]fileMeta, error) {
 	}
 	slices.SortFunc(out, func(a, b fileMeta) int {
 		if a.Raft.Term != b.Raft.Term {
-			return cmpU64(b.Raft.Term, a.Raft.Term)
+			return cmp.Compare(b.Raft.Term, a.Raft.Term)
 		}
 		if a.Raft.Index != b.Raft.Index {
-			return cmpU64(b.Raft.Index, a.Raft.Index)
+			return cmp.Compare(b.Raft.Index, a.Raft.Index)
 		}
 		return strings.Compare(b.Raft.ID, a.Raft.ID)
 	})
 	return out, nil
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (s *snapshotStore) load(id string) (fileMeta, error) {

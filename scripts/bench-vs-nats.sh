@@ -64,15 +64,20 @@ log() { echo "bench-vs-nats: $*" >&2; }
 # want WORKLOAD: whether WORKLOADS names it.
 want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 
-# write_bytes PID... prints the sum of write_bytes of the processes.
-write_bytes() {
-	local pid sum=0 v
+# sum_proc FILE PROGRAM PID... prints the sum over the processes of the
+# number the awk PROGRAM reads from /proc/PID/FILE (0 for a process gone).
+sum_proc() {
+	local file=$1 prog=$2 pid sum=0 v
+	shift 2
 	for pid in "$@"; do
-		v=$(awk '/^write_bytes:/ {print $2}' "/proc/$pid/io" 2>/dev/null || echo 0)
-		sum=$((sum + v))
+		v=$(awk "$prog" "/proc/$pid/$file" 2>/dev/null || echo 0)
+		sum=$((sum + ${v:-0}))
 	done
 	echo "$sum"
 }
+
+# write_bytes PID... prints the sum of write_bytes of the processes.
+write_bytes() { sum_proc io '/^write_bytes:/ {print $2}' "$@"; }
 
 # DISK is the block device holding the temporary directory (for
 # /proc/diskstats); disk_stat prints its sectors written and milliseconds
@@ -91,14 +96,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 # cpu_ticks PID... prints the CPU time (user+system, clock ticks) of the
 # processes; cpu_us_msg DELTA MSGS prints it in microseconds per message.
-cpu_ticks() {
-	local pid sum=0 v
-	for pid in "$@"; do
-		v=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
-		sum=$((sum + v))
-	done
-	echo "$sum"
-}
+cpu_ticks() { sum_proc stat '{ print $14 + $15 }' "$@"; }
 HZ=$(getconf CLK_TCK)
 cpu_us_msg() { awk -v d="$1" -v m="$2" -v hz="$HZ" 'BEGIN { if (m > 0) printf "%.0f", d * 1e6 / hz / m; else print "n/a" }'; }
 

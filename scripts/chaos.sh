@@ -115,13 +115,8 @@ teardown() {
 		kill "$CHECK_PID" 2>/dev/null
 		wait "$CHECK_PID" 2>/dev/null
 	fi
-	if [ "$rc" -ne 0 ]; then
-		log "failed (exit $rc); last logs:"
-		$COMPOSE logs --no-color --tail 30 2>&1 | sed 's/^/    /'
-	fi
 	heal_all
-	log "teardown: $COMPOSE down -v"
-	$COMPOSE down -v --remove-orphans >/dev/null 2>&1 || log "warning: docker-compose down failed"
+	compose_down "$rc" 30
 	if [ "${CHAOS_KEEP:-0}" = 1 ]; then
 		log "work directory kept: $WORK"
 	else

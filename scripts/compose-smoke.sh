@@ -32,12 +32,7 @@ LOG_TAG=smoke
 
 teardown() {
 	local rc=$?
-	if [ "$rc" -ne 0 ]; then
-		log "failed (exit $rc); last logs:"
-		$COMPOSE logs --no-color --tail 40 2>&1 | sed 's/^/    /' || true
-	fi
-	log "teardown: $COMPOSE down -v"
-	$COMPOSE down -v --remove-orphans >/dev/null 2>&1 || log "warning: docker-compose down failed"
+	compose_down "$rc" 40
 	exit "$rc"
 }
 trap teardown EXIT

@@ -29,12 +29,7 @@ LOG_TAG=groups
 
 teardown() {
 	local rc=$?
-	if [ "$rc" -ne 0 ]; then
-		log "failed (exit $rc); last logs:"
-		$COMPOSE logs --no-color --tail 20 2>&1 | sed 's/^/    /' || true
-	fi
-	log "teardown: docker-compose down -v"
-	$COMPOSE down -v --remove-orphans >/dev/null 2>&1 || log "warning: docker-compose down failed"
+	compose_down "$rc" 20
 	exit "$rc"
 }
 trap teardown EXIT

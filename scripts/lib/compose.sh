@@ -8,7 +8,8 @@
 #   SEEDS     comma-separated published gRPC addresses for cluster status
 #   NODES     the compose services, space-separated
 #
-# and t0=$SECONDS. The scripts keep their own teardown traps.
+# and t0=$SECONDS. The scripts keep their own teardown traps; compose_down
+# is the part they share.
 
 log() { printf '[%s %3ds] %s\n' "$LOG_TAG" "$((SECONDS - t0))" "$*"; }
 die() { log "FAIL: $*"; exit 1; }
@@ -67,3 +68,14 @@ converged() {
 
 # leader: the node id of a leader in the cluster status.
 leader() { status_lines | grep '"role":"leader"' | field node_id | head -n1; }
+
+# compose_down RC TAIL: on a failure (RC not 0) print the last TAIL log
+# lines of every service; then remove the stack and its volumes.
+compose_down() {
+	if [ "$1" -ne 0 ]; then
+		log "failed (exit $1); last logs:"
+		$COMPOSE logs --no-color --tail "$2" 2>&1 | sed 's/^/    /' || true
+	fi
+	log "teardown: $COMPOSE down -v"
+	$COMPOSE down -v --remove-orphans >/dev/null 2>&1 || log "warning: docker-compose down failed"
+}
