@@ -70,6 +70,11 @@ type Config struct {
 	// of in parallel with the followers (leaderlog.go). Only for
 	// comparison benchmarks: both keep the same promise.
 	SerialLeaderAppend bool
+	// LeaderCopyBeforeApply makes the leader, with the parallel append,
+	// apply an entry only once its own copy is durable, even when a quorum
+	// of followers already holds it durably (followerAcks in leaderlog.go).
+	// Only for comparison benchmarks: both keep the same promise.
+	LeaderCopyBeforeApply bool
 	// wrapLog, when set (tests only), wraps the Raft log store as opened.
 	wrapLog func(raft.LogStore) raft.LogStore
 	// walSegmentSize, when set (tests only), is raft-wal's segment size.

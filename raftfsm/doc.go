@@ -100,12 +100,15 @@
 // before replicating them as hashicorp/raft does, so a synchronous produce
 // waits for about one fsync instead of two in a row. hashicorp/raft then
 // counts the leader as holding an entry before its fsync ends; no replica
-// acts on that: the leader's FSM applies (and answers) only once its own
-// copy is durable, and the commit index sent to followers is clamped to
+// acts on that: the leader's FSM applies (and answers) only once the entry
+// is durable on a quorum, counting the leader's own copy only once its
+// fsync has ended (with three nodes: the leader's and one follower's, or
+// both followers'), and the commit index sent to followers is clamped to
 // the leader's durable index, so an applied or acknowledged entry is
-// always fsynced on a majority. Config.SerialLeaderAppend restores
-// hashicorp/raft's order (for comparison benchmarks). A failed background
-// write stops the node's Raft (as a failed store does).
+// always fsynced on a majority. Config.LeaderCopyBeforeApply makes the
+// leader always wait for its own copy, and Config.SerialLeaderAppend
+// restores hashicorp/raft's order (both for comparison benchmarks). A
+// failed background write stops the node's Raft (as a failed store does).
 //
 // # Damaged CommitLog records (bit flips)
 //

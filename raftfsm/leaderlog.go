@@ -22,16 +22,21 @@ import (
 // follower and written but not yet fsynced by the leader". Two guards keep
 // that from ever becoming visible:
 //
-//   - the leader's FSM applies an entry only once its own copy is durable
-//     (waitDurable, called by ApplyBatch), so a client never gets an OK for
-//     an entry fsynced on fewer than a majority; and
+//   - the leader's FSM applies an entry only once it is durable on a
+//     quorum (waitDurable, called by ApplyBatch): the leader's own copy
+//     counts once its fsync has ended, the followers' once they have
+//     acknowledged it (followerAcks), so a client never gets an OK for an
+//     entry fsynced on fewer than a majority; and
 //   - the commit index the leader sends to followers is clamped to its
-//     durable index (clampTransport), so no follower applies such an entry
-//     either.
+//     durable index (clampTransport), so no follower applies an entry
+//     before the leader's copy is durable (conservative: followers'
+//     apply is not on the path of an answer).
 //
 // If the leader loses its unsynced copy (power loss) before the fsync
-// ends, the entry was applied nowhere and acknowledged to nobody: it is
-// like an uncommitted entry, which a later leader may keep or overwrite.
+// ends, either a quorum of followers holds the entry durably (it was
+// perhaps acknowledged; any new leader has it, and the old leader gets it
+// back), or it was applied nowhere and acknowledged to nobody: it is like
+// an uncommitted entry, which a later leader may keep or overwrite.
 //
 // Only the leader's own appends take this path. Every other call (a
 // follower storing replicated entries, whose success reply promises that
@@ -51,16 +56,31 @@ type leaderLog struct {
 	leading atomic.Pointer[func() bool] // nil: never the leader path
 	onFail  func(error)
 
-	mu      sync.Mutex
-	cond    *sync.Cond  // broadcast whenever queue, writing, durable, err or closed change
-	queue   []*raft.Log // queued for the writer, ascending contiguous indexes
-	writing []*raft.Log // being written now, just below queue
-	err     error       // sticky failure of a background write
-	closed  bool
-	done    chan struct{} // closed when the writer has returned
-	drains  int           // callers waiting in drain (tests watch it)
+	// quorum, when set, says whether followers alone hold an index
+	// durably on a quorum (followerAcks.quorumHolds); waitDurable then
+	// need not wait for the leader's own copy.
+	quorum atomic.Pointer[func(index uint64) bool]
+
+	mu sync.Mutex
+	// work wakes the writer (queue grew, or closed); progress wakes the
+	// callers of waitDurable and drain (writing, durable, err or closed
+	// changed, or a follower acknowledged). Two conditions, so that a
+	// follower's append or an acknowledgement does not wake the idle
+	// writer for nothing.
+	work     *sync.Cond
+	progress *sync.Cond
+	queue    []*raft.Log // queued for the writer, ascending contiguous indexes
+	writing  []*raft.Log // being written now, just below queue
+	err      error       // sticky failure of a background write
+	closed   bool
+	done     chan struct{} // closed when the writer has returned
+	drains   int           // callers waiting in drain (tests watch it)
 
 	durable atomic.Uint64 // every entry at or below it is durable in LogStore
+
+	// early counts waitDurable calls released by the followers' quorum
+	// before the leader's own copy was durable.
+	early atomic.Int64
 }
 
 var errLogClosed = errors.New("raftfsm: raft log closed")
@@ -71,7 +91,7 @@ func newLeaderLog(s raft.LogStore, onFail func(error)) (*leaderLog, error) {
 		return nil, err
 	}
 	l := &leaderLog{LogStore: s, onFail: onFail, done: make(chan struct{})}
-	l.cond = sync.NewCond(&l.mu)
+	l.work, l.progress = sync.NewCond(&l.mu), sync.NewCond(&l.mu)
 	l.durable.Store(last)
 	go l.writer()
 	return l, nil
@@ -92,22 +112,30 @@ func (l *leaderLog) isLeader() bool {
 // durable in the log store.
 func (l *leaderLog) Durable() uint64 { return l.durable.Load() }
 
-// waitDurable blocks until the entry at index is durable, or the log failed
-// or closed.
+// waitDurable blocks until the entry at index is durable here or on a
+// quorum of followers (see followerAcks), or the log failed or closed.
 func (l *leaderLog) waitDurable(index uint64) error {
 	if l.durable.Load() >= index {
+		return nil
+	}
+	if l.quorumHolds(index) {
+		l.early.Add(1)
 		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for l.durable.Load() < index {
+		if l.quorumHolds(index) {
+			l.early.Add(1)
+			return nil
+		}
 		if l.err != nil {
 			return l.err
 		}
 		if l.closed && len(l.queue) == 0 && len(l.writing) == 0 {
 			return errLogClosed
 		}
-		l.cond.Wait()
+		l.progress.Wait()
 	}
 	return nil
 }
@@ -117,7 +145,7 @@ func (l *leaderLog) writer() {
 	for {
 		l.mu.Lock()
 		for len(l.queue) == 0 && !l.closed && l.err == nil {
-			l.cond.Wait()
+			l.work.Wait()
 		}
 		if len(l.queue) == 0 || l.err != nil {
 			l.mu.Unlock()
@@ -137,7 +165,7 @@ func (l *leaderLog) writer() {
 		} else {
 			l.durable.Store(batch[len(batch)-1].Index)
 		}
-		l.cond.Broadcast()
+		l.progress.Broadcast()
 		ferr := l.err
 		l.mu.Unlock()
 		if ferr != nil {
@@ -147,12 +175,24 @@ func (l *leaderLog) writer() {
 	}
 }
 
+func (l *leaderLog) quorumHolds(index uint64) bool {
+	f := l.quorum.Load()
+	return f != nil && (*f)(index)
+}
+
+// wake re-evaluates waitDurable's callers (a follower acknowledged).
+func (l *leaderLog) wake() {
+	l.mu.Lock()
+	l.progress.Broadcast()
+	l.mu.Unlock()
+}
+
 // drain waits until the writer has written everything queued; the caller
 // holds l.mu.
 func (l *leaderLog) drain() error {
 	l.drains++
 	for (len(l.queue) > 0 || len(l.writing) > 0) && l.err == nil {
-		l.cond.Wait()
+		l.progress.Wait()
 	}
 	l.drains--
 	return l.err
@@ -172,7 +212,7 @@ func (l *leaderLog) StoreLogs(logs []*raft.Log) error {
 	}
 	if leading && l.err == nil {
 		l.queue = append(l.queue, logs...)
-		l.cond.Broadcast()
+		l.work.Signal()
 		return nil
 	}
 	if err := l.drain(); err != nil {
@@ -182,7 +222,7 @@ func (l *leaderLog) StoreLogs(logs []*raft.Log) error {
 		return err
 	}
 	l.durable.Store(logs[len(logs)-1].Index)
-	l.cond.Broadcast()
+	l.progress.Broadcast()
 	return nil
 }
 
@@ -199,10 +239,23 @@ func (l *leaderLog) pending(index uint64) *raft.Log {
 	return nil
 }
 
-// GetLog serves entries still queued or being written from memory.
+// GetLog serves entries still queued or being written from memory to the
+// leader. A node that is no longer the leader first waits for them to be
+// written: a follower that finds an entry of an AppendEntries request
+// already in its log (GetLog) acknowledges it without storing it, and the
+// leader counts that acknowledgement as durable (followerAcks).
 func (l *leaderLog) GetLog(index uint64, out *raft.Log) error {
+	leading := l.isLeader()
 	l.mu.Lock()
 	p := l.pending(index)
+	if p != nil && !leading {
+		err := l.drain()
+		l.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		return l.LogStore.GetLog(index, out)
+	}
 	l.mu.Unlock()
 	if p != nil {
 		*out = *p
@@ -279,7 +332,7 @@ func (l *leaderLog) DeleteRange(min, max uint64) error {
 	// durable index; compacting a prefix does not.
 	if min > first && l.durable.Load() >= min {
 		l.durable.Store(min - 1)
-		l.cond.Broadcast()
+		l.progress.Broadcast()
 	}
 	return nil
 }
@@ -297,7 +350,8 @@ func (l *leaderLog) IsMonotonic() bool {
 func (l *leaderLog) Close() error {
 	l.mu.Lock()
 	l.closed = true
-	l.cond.Broadcast()
+	l.work.Broadcast()
+	l.progress.Broadcast()
 	l.mu.Unlock()
 	<-l.done
 	l.mu.Lock()
@@ -306,13 +360,15 @@ func (l *leaderLog) Close() error {
 }
 
 // clampTransport sends followers a commit index no higher than the
-// leader's durable index (see leaderLog). Pipelined replication is refused
-// so every AppendEntries passes through here (it is off anyway, see
+// leader's durable index (see leaderLog), and records the followers'
+// acknowledgements (acks, when set). Pipelined replication is refused so
+// every AppendEntries passes through here (it is off anyway, see
 // startRaft).
 type clampTransport struct {
 	*raft.NetworkTransport
 	log     *leaderLog
-	clamped atomic.Int64 // AppendEntries sent with a lowered commit index
+	acks    *followerAcks // nil: the leader waits for its own copy
+	clamped atomic.Int64  // AppendEntries sent with a lowered commit index
 }
 
 func (t *clampTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
@@ -320,7 +376,81 @@ func (t *clampTransport) AppendEntries(id raft.ServerID, target raft.ServerAddre
 		args.LeaderCommitIndex = d
 		t.clamped.Add(1)
 	}
-	return t.NetworkTransport.AppendEntries(id, target, args, resp)
+	err := t.NetworkTransport.AppendEntries(id, target, args, resp)
+	if err == nil && t.acks != nil && t.acks.record(id, args, resp) {
+		t.log.wake()
+	}
+	return err
+}
+
+// followerAcks lets the leader apply (and answer for) an entry that a
+// quorum of followers alone holds durably, without waiting for its own
+// copy: with three nodes, whichever two fsyncs end first decide, not the
+// leader's plus the faster follower's. Raft needs only a quorum's durable
+// copies, whichever servers they are on (the thesis, section 10.2.1).
+//
+// An acknowledgement counts only if
+//   - it answers an AppendEntries of the leader's current term that
+//     carried entries, the last of them of that term. A follower answers
+//     such a request only after its log holds every one of those entries
+//     durably and matches the leader's up to the last (it stores new
+//     entries with an fsync, and a former leader's queued entries are
+//     written before it answers: leaderLog.GetLog, StoreLogs). A quorum
+//     durably holding an entry of the current term is Raft's commit rule,
+//     so everything up to it is committed (an older-term entry alone on a
+//     quorum is not: the Raft paper, figure 8); and
+//   - the follower is a voter in the leader's latest configuration, and
+//     the quorum is a majority of those voters (hashicorp/raft counts its
+//     commitment over the latest configuration too).
+//
+// Heartbeats (no entries) never count.
+type followerAcks struct {
+	raft func() (term uint64, voters []raft.ServerID) // the leader's current term and voters
+
+	mu    sync.Mutex
+	term  uint64
+	acked map[raft.ServerID]uint64 // highest durable index acknowledged in term
+}
+
+// record notes a successful AppendEntries; it reports whether the
+// follower's durable index rose.
+func (a *followerAcks) record(id raft.ServerID, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) bool {
+	n := len(args.Entries)
+	if !resp.Success || resp.Term != args.Term || n == 0 || args.Entries[n-1].Term != args.Term {
+		return false
+	}
+	last := args.Entries[n-1].Index
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case args.Term < a.term:
+		return false
+	case args.Term > a.term:
+		a.term, a.acked = args.Term, map[raft.ServerID]uint64{}
+	}
+	if last <= a.acked[id] {
+		return false
+	}
+	a.acked[id] = last
+	return true
+}
+
+// quorumHolds reports whether a quorum of voters other than this node has
+// acknowledged index durably in the current term.
+func (a *followerAcks) quorumHolds(index uint64) bool {
+	term, voters := a.raft()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.term != term || len(a.acked) == 0 {
+		return false
+	}
+	have := 0
+	for _, v := range voters {
+		if a.acked[v] >= index {
+			have++
+		}
+	}
+	return have >= len(voters)/2+1
 }
 
 func (t *clampTransport) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {

@@ -253,23 +253,88 @@ func TestLeaderLogCloseWritesQueued(t *testing.T) {
 	}
 }
 
-// TestLeaderCopyGatesCommit holds the leader's own Raft log write: the
-// followers store and acknowledge the entry (hashicorp/raft counts it as
-// committed), but no replica may apply it and the produce must not return
-// until the leader's copy is durable too.
-func TestLeaderCopyGatesCommit(t *testing.T) {
+// gatedCluster is a three-node group whose Raft log stores are gated.
+func gatedCluster(t *testing.T, tweak func(*Config)) (*cluster, func(id string) *gatedStore) {
 	gates := map[string]*gatedStore{}
-	var gatesMu sync.Mutex
+	var mu sync.Mutex
 	c := newCluster(t, 3, func(cfg *Config) {
 		id := cfg.NodeID
 		cfg.wrapLog = func(s raft.LogStore) raft.LogStore {
 			g := newGatedStore(s)
-			gatesMu.Lock()
+			mu.Lock()
 			gates[id] = g
-			gatesMu.Unlock()
+			mu.Unlock()
 			return g
 		}
+		if tweak != nil {
+			tweak(cfg)
+		}
 	})
+	return c, func(id string) *gatedStore {
+		mu.Lock()
+		defer mu.Unlock()
+		return gates[id]
+	}
+}
+
+// produceAsync produces one message to queue 0 of topic on n; the result
+// arrives on the channel.
+func produceAsync(n *Node, topic, body string) <-chan ProduceResult {
+	res := make(chan ProduceResult, 1)
+	go func() {
+		out, err := n.Produce(context.Background(), []ProduceRequest{{Msgs: []*Message{{Topic: topic, QueueID: 0, Body: []byte(body)}}}})
+		if err != nil {
+			res <- ProduceResult{Err: err}
+			return
+		}
+		res <- out[0]
+	}()
+	return res
+}
+
+// lastLogIndex is the newest entry in n's Raft log.
+func lastLogIndex(n *Node) uint64 {
+	i, _ := strconv.ParseUint(n.raft.Stats()["last_log_index"], 10, 64)
+	return i
+}
+
+func commitIndex(n *Node) uint64 {
+	i, _ := strconv.ParseUint(n.raft.Stats()["commit_index"], 10, 64)
+	return i
+}
+
+// heldUntilClamped waits until hashicorp/raft on the leader l counts the
+// newest entry committed and has sent several AppendEntries with the
+// commit index clamped, then checks that res has no answer and that no
+// node applied the entry and no follower learned it was committed.
+func heldUntilClamped(t *testing.T, c *cluster, li int, res <-chan ProduceResult) {
+	t.Helper()
+	l := c.nodes[li]
+	index := lastLogIndex(l)
+	testutil.WaitFor(t, 5*time.Second, "hashicorp/raft to commit the entry", func() bool { return commitIndex(l) >= index })
+	base := l.clamp.clamped.Load()
+	testutil.WaitFor(t, 5*time.Second, "clamped AppendEntries", func() bool { return l.clamp.clamped.Load() >= base+4 })
+	select {
+	case r := <-res:
+		t.Fatalf("produce returned (%v) before the entry was durable on a quorum", r.Err)
+	default:
+	}
+	for i, n := range c.nodes {
+		if a := n.appliedIndex.Load(); a >= index {
+			t.Fatalf("node %d applied index %d, an entry not durable on a quorum", i, a)
+		}
+		if i != li && commitIndex(n) >= index {
+			t.Fatalf("follower %d learned commit index %d >= %d", i, commitIndex(n), index)
+		}
+	}
+}
+
+// TestLeaderCopyGatesCommit (append mode "own") holds the leader's own
+// Raft log write: the followers store and acknowledge the entry
+// (hashicorp/raft counts it as committed), but no replica may apply it
+// and the produce must not return until the leader's copy is durable too.
+func TestLeaderCopyGatesCommit(t *testing.T) {
+	c, gate := gatedCluster(t, func(cfg *Config) { cfg.LeaderCopyBeforeApply = true })
 	li, l := c.leader()
 	if err := l.CreateTopic(context.Background(), Topic{Name: "gate", Queues: 1}); err != nil {
 		t.Fatal(err)
@@ -277,49 +342,92 @@ func TestLeaderCopyGatesCommit(t *testing.T) {
 	produce(t, l, "gate", 0, "before")
 	c.sameLogs("gate", 1)
 
-	gatesMu.Lock()
-	g := gates[l.cfg.NodeID]
-	gatesMu.Unlock()
+	g := gate(l.cfg.NodeID)
 	g.setClosed(true)
 	defer g.setClosed(false)
-	res := make(chan error, 1)
-	go func() {
-		out, err := l.Produce(context.Background(), []ProduceRequest{{Msgs: []*Message{{Topic: "gate", QueueID: 0, Body: []byte("held")}}}})
-		if err == nil {
-			err = out[0].Err
-		}
-		res <- err
-	}()
+	res := produceAsync(l, "gate", "held")
 	testutil.WaitFor(t, 5*time.Second, "the leader's write at the gate", func() bool { return g.parkedCount() == 1 })
-	index, _ := strconv.ParseUint(l.raft.Stats()["last_log_index"], 10, 64)
-	testutil.WaitFor(t, 5*time.Second, "hashicorp/raft to commit the entry on the followers' acks", func() bool {
-		ci, _ := strconv.ParseUint(l.raft.Stats()["commit_index"], 10, 64)
-		return ci >= index
-	})
-	// Let the leader send several AppendEntries with the commit index
-	// clamped (every CommitTimeout).
-	base := l.clamp.clamped.Load()
-	testutil.WaitFor(t, 5*time.Second, "clamped AppendEntries", func() bool { return l.clamp.clamped.Load() >= base+4 })
-	select {
-	case err := <-res:
-		t.Fatalf("produce returned (%v) before the leader's copy was durable", err)
-	default:
-	}
-	for i, n := range c.nodes {
-		if a := n.appliedIndex.Load(); a >= index {
-			t.Fatalf("node %d applied index %d, the entry whose leader copy is not durable", i, a)
-		}
-		if i != li {
-			if ci, _ := strconv.ParseUint(n.raft.Stats()["commit_index"], 10, 64); ci >= index {
-				t.Fatalf("follower %d learned commit index %d >= %d", i, ci, index)
-			}
-		}
+	heldUntilClamped(t, c, li, res)
+	if e := l.leaderLog.early.Load(); e != 0 {
+		t.Fatalf("%d entries released by the followers alone in mode own", e)
 	}
 	g.setClosed(false)
-	if err := <-res; err != nil {
-		t.Fatal(err)
+	if r := <-res; r.Err != nil {
+		t.Fatal(r.Err)
 	}
 	c.sameLogs("gate", 1)
+}
+
+// TestFollowerQuorumCommitsWithoutLeaderCopy (the default append mode)
+// holds the leader's own write and one follower's: one follower's durable
+// copy is not enough, and nothing is answered or applied. Once the second
+// follower's copy is durable, the followers alone are a quorum: the
+// produce returns although the leader's copy is still not durable. Then
+// the leader's write fails (its copy is lost, as in a crash): the node
+// stops, a follower takes over with the entry at the offset the client
+// was given, and the old leader, restarted, converges without a
+// duplicate.
+func TestFollowerQuorumCommitsWithoutLeaderCopy(t *testing.T) {
+	c, gate := gatedCluster(t, nil)
+	li, l := c.leader()
+	if err := l.CreateTopic(context.Background(), Topic{Name: "gate", Queues: 1}); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, l, "gate", 0, "before")
+	c.sameLogs("gate", 1)
+
+	lg, fg := gate(l.cfg.NodeID), gate(c.nodes[(li+1)%3].cfg.NodeID)
+	lg.setClosed(true)
+	fg.setClosed(true)
+	defer lg.setClosed(false)
+	defer fg.setClosed(false)
+	res := produceAsync(l, "gate", "held")
+	testutil.WaitFor(t, 5*time.Second, "the leader's and one follower's writes at the gate", func() bool {
+		return lg.parkedCount() == 1 && fg.parkedCount() == 1
+	})
+	heldUntilClamped(t, c, li, res)
+
+	index := lastLogIndex(l)
+	fg.setClosed(false)
+	var got ProduceResult
+	select {
+	case got = <-res:
+	case <-time.After(10 * time.Second):
+		t.Fatal("produce did not return with the entry durable on both followers")
+	}
+	if got.Err != nil {
+		t.Fatal(got.Err)
+	}
+	if d := l.leaderLog.Durable(); d >= index {
+		t.Fatalf("leader's copy durable (%d >= %d): the test did not hold it", d, index)
+	}
+	if e := l.leaderLog.early.Load(); e == 0 {
+		t.Fatal("the produce was not released by the followers' quorum")
+	}
+	want := got.Results[0]
+
+	// The leader loses its copy: its write fails and the node stops.
+	lg.mu.Lock()
+	lg.fail = errors.New("disk gone")
+	lg.mu.Unlock()
+	lg.setClosed(false)
+	testutil.WaitFor(t, 10*time.Second, "the leader to fail", func() bool { return l.failedErr() != nil })
+	c.kill(li)
+	_, nl := c.leader()
+	testutil.WaitFor(t, 10*time.Second, "the new leader to apply the entry", func() bool {
+		return nl.Store().MaxOffset("gate", 0) > want.QueueOffset
+	})
+	m, err := nl.Store().ReadMessage(want.CommitLogOffset)
+	if err != nil || string(m.Body) != "held" || m.QueueOffset != want.QueueOffset {
+		t.Fatalf("new leader at CommitLog offset %d: %q at queue offset %d, %v; want the acknowledged message at %d",
+			want.CommitLogOffset, m.Body, m.QueueOffset, err, want.QueueOffset)
+	}
+	c.start(li)
+	produce(t, nl, "gate", 0, "after")
+	c.sameLogs("gate", 1)
+	if end := c.nodes[li].Store().MaxOffset("gate", 0); end != 3 {
+		t.Fatalf("restarted old leader's queue ends at %d, want 3 (before, held, after)", end)
+	}
 }
 
 // TestLaggingWALFollowerCatchesUpBySnapshot: a follower whose raft-wal log
@@ -369,4 +477,113 @@ func TestLaggingWALFollowerCatchesUpBySnapshot(t *testing.T) {
 	// It takes new entries after the install.
 	produce(t, l, "t", 1, "after-2")
 	c.sameLogs("t", 2)
+}
+
+// TestFollowerAcksCountOnlyDurableCurrentTermAcks pins which
+// acknowledgements followerAcks counts towards a quorum.
+func TestFollowerAcksCountOnlyDurableCurrentTermAcks(t *testing.T) {
+	term := uint64(5)
+	voters := []raft.ServerID{"l", "a", "b"}
+	a := &followerAcks{raft: func() (uint64, []raft.ServerID) { return term, voters }}
+	ae := func(reqTerm, lastTerm, prev uint64, n int) *raft.AppendEntriesRequest {
+		req := &raft.AppendEntriesRequest{Term: reqTerm, PrevLogEntry: prev}
+		for i := range n {
+			req.Entries = append(req.Entries, &raft.Log{Index: prev + 1 + uint64(i), Term: lastTerm})
+		}
+		return req
+	}
+	ok := func(term uint64) *raft.AppendEntriesResponse {
+		return &raft.AppendEntriesResponse{Term: term, Success: true}
+	}
+
+	// A heartbeat (no entries), a refused request, an answer from a newer
+	// term and a batch ending in an older term's entry do not count.
+	for _, c := range []struct {
+		name string
+		req  *raft.AppendEntriesRequest
+		resp *raft.AppendEntriesResponse
+	}{
+		{"heartbeat", ae(5, 5, 10, 0), ok(5)},
+		{"refused", ae(5, 5, 10, 2), &raft.AppendEntriesResponse{Term: 5}},
+		{"newer term answered", ae(5, 5, 10, 2), ok(6)},
+		{"older term's entries", ae(5, 4, 10, 2), ok(5)},
+	} {
+		if a.record("a", c.req, c.resp) || a.record("b", c.req, c.resp) {
+			t.Errorf("%s counted", c.name)
+		}
+	}
+	if a.quorumHolds(1) {
+		t.Fatal("quorum from acknowledgements that do not count")
+	}
+	// One follower is not a quorum of three; two are, up to the lower.
+	if !a.record("a", ae(5, 5, 10, 2), ok(5)) || a.quorumHolds(12) {
+		t.Fatal("one follower of three made a quorum")
+	}
+	if !a.record("b", ae(5, 5, 10, 1), ok(5)) {
+		t.Fatal("second follower's acknowledgement not recorded")
+	}
+	if !a.quorumHolds(11) || a.quorumHolds(12) {
+		t.Fatalf("quorum of a@12, b@11: holds(11)=%v holds(12)=%v, want true, false", a.quorumHolds(11), a.quorumHolds(12))
+	}
+	// A stale answer (lower index) changes nothing; an older term's is ignored.
+	if a.record("a", ae(5, 5, 10, 1), ok(5)) || a.record("a", ae(4, 4, 20, 5), ok(4)) {
+		t.Fatal("stale acknowledgement recorded")
+	}
+	// A non-voter is not counted, and five voters need three followers.
+	voters = []raft.ServerID{"l", "a", "b", "c", "d"}
+	a.record("x", ae(5, 5, 10, 5), ok(5))
+	if a.quorumHolds(11) {
+		t.Fatal("two followers (plus a non-voter) made a quorum of five")
+	}
+	a.record("c", ae(5, 5, 10, 3), ok(5))
+	if !a.quorumHolds(11) {
+		t.Fatal("three followers of five are a quorum")
+	}
+	// Once Raft is in a newer term, the old term's acknowledgements do not
+	// count; the first acknowledgement of the new term starts afresh.
+	term = 6
+	if a.quorumHolds(11) {
+		t.Fatal("acknowledgements of term 5 counted in term 6")
+	}
+	a.record("a", ae(6, 6, 30, 1), ok(6))
+	a.record("b", ae(6, 6, 30, 1), ok(6))
+	if a.quorumHolds(11) {
+		t.Fatal("term 5's acknowledgement from c counted with term 6's")
+	}
+	a.record("c", ae(6, 6, 30, 1), ok(6))
+	if !a.quorumHolds(31) {
+		t.Fatal("three followers of five in term 6")
+	}
+}
+
+// TestFormerLeaderWritesBeforeMatching: a node that is no longer the
+// leader writes its queued entries before GetLog returns one of them, so
+// a follower that finds an AppendEntries' entries already in its log
+// acknowledges only durable entries.
+func TestFormerLeaderWritesBeforeMatching(t *testing.T) {
+	g := newGatedStore(raft.NewInmemStore())
+	l := newTestLeaderLog(t, g, func(error) {})
+	defer l.Close()
+	g.setClosed(true)
+	mustStore(t, l, 1, 2)
+	testutil.WaitFor(t, 5*time.Second, "the writer at the gate", func() bool { return g.parkedCount() == 1 })
+	var got raft.Log
+	if err := l.GetLog(2, &got); err != nil || string(got.Data) != "2" {
+		t.Fatalf("leader's GetLog(2) of a queued entry = %q, %v", got.Data, err)
+	}
+	setLeading(l, false)
+	done := make(chan error, 1)
+	go func() { done <- l.GetLog(2, &got) }()
+	testutil.WaitFor(t, 5*time.Second, "GetLog to wait for the writer", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.drains == 1
+	})
+	if l.Durable() != 0 {
+		t.Fatal("durable before the gate opened")
+	}
+	g.setClosed(false)
+	if err := <-done; err != nil || string(got.Data) != "2" || l.Durable() != 2 {
+		t.Fatalf("follower's GetLog(2) = %q, %v with durable %d; want the entry, written", got.Data, err, l.Durable())
+	}
 }

@@ -259,6 +259,9 @@ func (n *Node) startRaft() error {
 	var trans raft.Transport = n.trans
 	if n.leaderLog != nil {
 		n.clamp = &clampTransport{NetworkTransport: n.trans, log: n.leaderLog}
+		if !n.cfg.LeaderCopyBeforeApply {
+			n.clamp.acks = &followerAcks{raft: n.termAndVoters}
+		}
 		trans = n.clamp
 	}
 	n.raft, err = raft.NewRaft(rc, &fsm{n: n}, logs, stable, n.snaps, trans)
@@ -267,9 +270,28 @@ func (n *Node) startRaft() error {
 	}
 	if n.leaderLog != nil {
 		n.leaderLog.setRaft(n.raft)
+		if a := n.clamp.acks; a != nil {
+			f := a.quorumHolds
+			n.leaderLog.quorum.Store(&f)
+		}
 	}
 	n.repairs.start()
 	return nil
+}
+
+// termAndVoters returns Raft's current term and the voters of its latest
+// configuration (followerAcks); both are read without Raft's main loop.
+func (n *Node) termAndVoters() (uint64, []raft.ServerID) {
+	term := n.raft.CurrentTerm()
+	var voters []raft.ServerID
+	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			if s.Suffrage == raft.Voter {
+				voters = append(voters, s.ID)
+			}
+		}
+	}
+	return term, voters
 }
 
 func (n *Node) bootstrapConfig() raft.Configuration {

@@ -144,7 +144,7 @@ func parseConfig(args []string, stderr io.Writer) (Config, bool, error) {
 	fs.DurationVar(&cfg.DeadNodeTimeout, "dead-node-timeout", cfg.DeadNodeTimeout, "leader removes a Raft server gone from gossip this `long` (0 never)")
 	fs.StringVar(&cfg.Flush, "flush", cfg.Flush, "CommitLog flush `mode`: sync or async")
 	fs.StringVar(&cfg.RaftLogStore, "raft-log-store", cfg.RaftLogStore, "Raft log `store` of a new data directory: wal or boltdb (an existing one keeps its store)")
-	fs.StringVar(&cfg.RaftLeaderAppend, "raft-leader-append", cfg.RaftLeaderAppend, "`mode` of the leader's own Raft log append: parallel (with the followers') or serial (before replicating; for comparisons)")
+	fs.StringVar(&cfg.RaftLeaderAppend, "raft-leader-append", cfg.RaftLeaderAppend, "`mode` of the leader's own Raft log append: parallel (with the followers'), own (parallel, but an entry is applied only once the leader's copy is durable) or serial (before replicating); own and serial are for comparisons")
 	fs.DurationVar(&cfg.Retention, "retention", cfg.Retention, "delete messages older than this `duration` (0 keeps them)")
 	fs.BoolVar(&cfg.AutoCreateTopics, "auto-create-topics", cfg.AutoCreateTopics, "create unknown topics on first use")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log `level`: debug, info, warn, error")
@@ -225,8 +225,8 @@ func (c Config) validate() error {
 	if c.RaftLogStore != "boltdb" && c.RaftLogStore != "wal" {
 		return fmt.Errorf("--raft-log-store %q: want boltdb or wal", c.RaftLogStore)
 	}
-	if c.RaftLeaderAppend != "parallel" && c.RaftLeaderAppend != "serial" {
-		return fmt.Errorf("--raft-leader-append %q: want parallel or serial", c.RaftLeaderAppend)
+	if c.RaftLeaderAppend != "parallel" && c.RaftLeaderAppend != "own" && c.RaftLeaderAppend != "serial" {
+		return fmt.Errorf("--raft-leader-append %q: want parallel, own or serial", c.RaftLeaderAppend)
 	}
 	if _, err := c.level(); err != nil {
 		return err

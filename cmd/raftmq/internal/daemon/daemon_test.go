@@ -59,6 +59,7 @@ func TestParseConfig(t *testing.T) {
 		{"bad flush", []string{"--flush", "often"}, nil, "flush mode"},
 		{"raft-boltdb", []string{"--raft-log-store", "boltdb"}, func(c Config) bool { return c.RaftLogStore == "boltdb" }, ""},
 		{"serial leader append", []string{"--raft-leader-append", "serial"}, func(c Config) bool { return c.RaftLeaderAppend == "serial" }, ""},
+		{"own leader append", []string{"--raft-leader-append", "own"}, func(c Config) bool { return c.RaftLeaderAppend == "own" }, ""},
 		{"bad leader append", []string{"--raft-leader-append", "sometimes"}, nil, "raft-leader-append"},
 		{"pprof", []string{"--pprof-addr", "127.0.0.1:0"}, func(c Config) bool { return c.PprofAddr == "127.0.0.1:0" }, ""},
 		{"bad raft log store", []string{"--raft-log-store", "sqlite"}, nil, "raft-log-store"},

@@ -36,9 +36,11 @@
 //
 // raft-log-store picks the Raft log of a new data directory (wal, the
 // default, or boltdb); an existing directory keeps the one it was created
-// with. raft-leader-append serial makes the leader fsync its copy of new
-// Raft entries before replicating them instead of in parallel with the
-// followers (only for comparing the two). pprof-addr (default off) serves net/http/pprof's /debug/pprof/ for
+// with. raft-leader-append parallel (the default) writes the leader's copy
+// of new Raft entries in parallel with the followers' and applies an entry
+// once a quorum holds it durably, with or without the leader's copy; own
+// also waits for the leader's copy; serial makes the leader fsync its copy
+// before replicating (own and serial only for comparisons). pprof-addr (default off) serves net/http/pprof's /debug/pprof/ for
 // profiling; bind it to a loopback address.
 //
 // Precedence: built-in defaults, then the file (--config), then flags

@@ -196,6 +196,7 @@ func raftConfig(cfg Config, peers []peer, log *slog.Logger) raftfsm.Config {
 	rc.Store.FlushMode, _ = store.ParseFlushMode(cfg.Flush) // validated
 	rc.LogStore = cfg.RaftLogStore
 	rc.SerialLeaderAppend = cfg.RaftLeaderAppend == "serial"
+	rc.LeaderCopyBeforeApply = cfg.RaftLeaderAppend == "own"
 	rc.Store.RetentionTime = cfg.Retention
 	rc.ScrubInterval = cfg.ScrubInterval
 	rc.Logger = log
