@@ -5,8 +5,11 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/raftmq/raftmq/internal/testutil"
 )
@@ -37,19 +40,60 @@ func BenchmarkProduceR3(b *testing.B) {
 	for _, v := range variants {
 		for _, bc := range []struct{ producers, batch int }{{1, 1}, {8, 64}} {
 			name := fmt.Sprintf("store=%s/cache=%d/append=%s/producers=%d/batch=%d", v.store, v.cache, v.mode, bc.producers, bc.batch)
-			b.Run(name, func(b *testing.B) { benchProduceR3(b, v.store, v.cache, v.mode, bc.producers, bc.batch) })
+			b.Run(name, func(b *testing.B) { benchProduceR3(b, v.store, v.cache, v.mode, 0, bc.producers, bc.batch) })
 		}
 	}
 }
 
-func benchProduceR3(b *testing.B, logStore string, cache int, mode string, producers, batch int) {
+// BenchmarkProduceR3SlowLeaderLog is BenchmarkProduceR3 (raft-wal, one
+// producer, one message per op) with the leader's Raft log slower than the
+// followers' by a fixed delay per append, as on a leader whose disk is
+// busy: with append=parallel the followers' two fsyncs are a quorum and the
+// leader's slow copy is off the path of the answer; append=own waits for it.
+func BenchmarkProduceR3SlowLeaderLog(b *testing.B) {
+	for _, mode := range []string{"parallel", "own"} {
+		b.Run("append="+mode, func(b *testing.B) { benchProduceR3(b, LogStoreWAL, 64, mode, time.Millisecond, 1, 1) })
+	}
+}
+
+// slowLog delays every append while the node it belongs to is slow.
+type slowLog struct {
+	raft.LogStore
+	id    string
+	slow  *atomic.Pointer[string]
+	delay time.Duration
+}
+
+func (s *slowLog) StoreLogs(logs []*raft.Log) error {
+	if p := s.slow.Load(); p != nil && *p == s.id {
+		time.Sleep(s.delay)
+	}
+	return s.LogStore.StoreLogs(logs)
+}
+
+func (s *slowLog) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
+
+func (s *slowLog) IsMonotonic() bool {
+	m, ok := s.LogStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
+}
+
+// benchProduceR3 runs one variant; slowLeader > 0 delays each append of the
+// leader's Raft log by that much.
+func benchProduceR3(b *testing.B, logStore string, cache int, mode string, slowLeader time.Duration, producers, batch int) {
 	var peers []Peer
 	for i := range 3 {
 		peers = append(peers, Peer{ID: fmt.Sprint("n", i), RaftAddr: testutil.FreeAddr(b)})
 	}
 	nodes := make([]*Node, 3)
+	var slow atomic.Pointer[string]
 	for i := range nodes {
 		cfg := DefaultConfig() // production timeouts and store options
+		if slowLeader > 0 {
+			cfg.wrapLog = func(s raft.LogStore) raft.LogStore {
+				return &slowLog{LogStore: s, id: peers[i].ID, slow: &slow, delay: slowLeader}
+			}
+		}
 		cfg.NodeID, cfg.Dir, cfg.RaftBind = peers[i].ID, b.TempDir(), peers[i].RaftAddr
 		cfg.Bootstrap, cfg.Peers = true, peers
 		cfg.LogStore, cfg.LogCacheEntries = logStore, cache
@@ -72,6 +116,8 @@ func benchProduceR3(b *testing.B, logStore string, cache int, mode string, produ
 		return false
 	})
 	ctx := context.Background()
+	id := l.cfg.NodeID
+	slow.Store(&id)
 	if err := l.CreateTopic(ctx, Topic{Name: "bench", Queues: 8}); err != nil {
 		b.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package raftfsm
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -410,29 +411,54 @@ type followerAcks struct {
 	mu    sync.Mutex
 	term  uint64
 	acked map[raft.ServerID]uint64 // highest durable index acknowledged in term
+	held  uint64                   // highest index a quorum of followers holds, in term
 }
 
-// record notes a successful AppendEntries; it reports whether the
-// follower's durable index rose.
+// record notes a successful AppendEntries; it reports whether the index
+// the followers alone hold on a quorum rose (only then is waitDurable
+// woken: with three nodes, the first follower's acknowledgement never
+// releases anything).
 func (a *followerAcks) record(id raft.ServerID, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) bool {
 	n := len(args.Entries)
 	if !resp.Success || resp.Term != args.Term || n == 0 || args.Entries[n-1].Term != args.Term {
 		return false
 	}
 	last := args.Entries[n-1].Index
+	_, voters := a.raft()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	switch {
 	case args.Term < a.term:
 		return false
 	case args.Term > a.term:
-		a.term, a.acked = args.Term, map[raft.ServerID]uint64{}
+		a.term, a.acked, a.held = args.Term, map[raft.ServerID]uint64{}, 0
 	}
 	if last <= a.acked[id] {
 		return false
 	}
 	a.acked[id] = last
-	return true
+	if h := a.quorumIndex(voters); h > a.held {
+		a.held = h
+		return true
+	}
+	return false
+}
+
+// quorumIndex is the highest index that a quorum of voters other than
+// this node has acknowledged; the caller holds a.mu.
+func (a *followerAcks) quorumIndex(voters []raft.ServerID) uint64 {
+	need := len(voters)/2 + 1
+	idx := make([]uint64, 0, len(voters))
+	for _, v := range voters {
+		if i, ok := a.acked[v]; ok {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) < need {
+		return 0
+	}
+	slices.Sort(idx)
+	return idx[len(idx)-need]
 }
 
 // quorumHolds reports whether a quorum of voters other than this node has
@@ -441,20 +467,7 @@ func (a *followerAcks) quorumHolds(index uint64) bool {
 	term, voters := a.raft()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.term != term || len(a.acked) == 0 {
-		return false
-	}
-	have := 0
-	for _, v := range voters {
-		if a.acked[v] >= index {
-			have++
-		}
-	}
-	return have >= len(voters)/2+1
-}
-
-func (t *clampTransport) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
-	return nil, raft.ErrPipelineReplicationNotSupported
+	return a.term == term && a.quorumIndex(voters) >= index
 }
 
 // waitDurable holds the FSM back until this node's copy of logs is

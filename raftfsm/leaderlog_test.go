@@ -515,34 +515,39 @@ func TestFollowerAcksCountOnlyDurableCurrentTermAcks(t *testing.T) {
 	if a.quorumHolds(1) {
 		t.Fatal("quorum from acknowledgements that do not count")
 	}
-	// One follower is not a quorum of three; two are, up to the lower.
-	if !a.record("a", ae(5, 5, 10, 2), ok(5)) || a.quorumHolds(12) {
+	// One follower is not a quorum of three (and wakes nobody); two are,
+	// up to the lower of their indexes.
+	if a.record("a", ae(5, 5, 10, 2), ok(5)) || a.quorumHolds(12) {
 		t.Fatal("one follower of three made a quorum")
 	}
 	if !a.record("b", ae(5, 5, 10, 1), ok(5)) {
-		t.Fatal("second follower's acknowledgement not recorded")
+		t.Fatal("second follower's acknowledgement did not raise the quorum index")
 	}
 	if !a.quorumHolds(11) || a.quorumHolds(12) {
 		t.Fatalf("quorum of a@12, b@11: holds(11)=%v holds(12)=%v, want true, false", a.quorumHolds(11), a.quorumHolds(12))
 	}
-	// A stale answer (lower index) changes nothing; an older term's is ignored.
-	if a.record("a", ae(5, 5, 10, 1), ok(5)) || a.record("a", ae(4, 4, 20, 5), ok(4)) {
-		t.Fatal("stale acknowledgement recorded")
+	// A stale answer (lower index), an older term's, and a rise of the
+	// faster follower alone change nothing.
+	if a.record("a", ae(5, 5, 10, 1), ok(5)) || a.record("a", ae(4, 4, 20, 5), ok(4)) || a.record("a", ae(5, 5, 12, 1), ok(5)) {
+		t.Fatal("acknowledgement raised the quorum index")
+	}
+	if !a.record("b", ae(5, 5, 11, 2), ok(5)) || !a.quorumHolds(13) {
+		t.Fatal("slower follower's acknowledgement did not raise the quorum index to 13")
 	}
 	// A non-voter is not counted, and five voters need three followers.
 	voters = []raft.ServerID{"l", "a", "b", "c", "d"}
 	a.record("x", ae(5, 5, 10, 5), ok(5))
-	if a.quorumHolds(11) {
+	if a.quorumHolds(13) {
 		t.Fatal("two followers (plus a non-voter) made a quorum of five")
 	}
 	a.record("c", ae(5, 5, 10, 3), ok(5))
-	if !a.quorumHolds(11) {
+	if !a.quorumHolds(13) {
 		t.Fatal("three followers of five are a quorum")
 	}
 	// Once Raft is in a newer term, the old term's acknowledgements do not
 	// count; the first acknowledgement of the new term starts afresh.
 	term = 6
-	if a.quorumHolds(11) {
+	if a.quorumHolds(13) {
 		t.Fatal("acknowledgements of term 5 counted in term 6")
 	}
 	a.record("a", ae(6, 6, 30, 1), ok(6))
