@@ -7,6 +7,7 @@ import (
 
 	"github.com/raftmq/raftmq/api/raftmqpb"
 	"github.com/raftmq/raftmq/broker"
+	"github.com/raftmq/raftmq/internal/prodstream"
 )
 
 // Produce implements raftmqpb.BrokerServer; a follower forwards it.
@@ -28,6 +29,13 @@ func (s *Server) Produce(ctx context.Context, req *raftmqpb.ProduceRequest) (*ra
 		out.Results[i] = &raftmqpb.SendResult{MsgId: r.MsgID, QueueId: r.QueueID, QueueOffset: r.QueueOffset}
 	}
 	return out, nil
+}
+
+// ProduceStream implements raftmqpb.BrokerServer: each request of the
+// stream is answered as a Produce call would be (forwarded by a follower,
+// with the same status codes and trailers).
+func (s *Server) ProduceStream(stream raftmqpb.Broker_ProduceStreamServer) error {
+	return prodstream.Serve(stream, raftmqpb.Broker_Produce_FullMethodName, s.Produce)
 }
 
 // Fetch implements raftmqpb.BrokerServer; any replica serves it.

@@ -27,10 +27,15 @@ type Client struct {
 	// answered).
 	seedNext atomic.Uint32
 
-	mu sync.Mutex // guards conns and closed
+	mu sync.Mutex // guards conns, streams, noStream and closed
 	// conns holds one connection per node address, created on first use.
-	conns  map[string]*grpc.ClientConn
-	closed bool
+	conns map[string]*grpc.ClientConn
+	// streams holds the ProduceStream per node address (producestream.go);
+	// noStream the addresses that answered it UNIMPLEMENTED.
+	streams   map[string]*prodStream
+	noStream  map[string]bool
+	streamsWG sync.WaitGroup // stream goroutines
+	closed    bool
 }
 
 var (
@@ -64,11 +69,13 @@ func Dial(ctx context.Context, addrs []string, opts ...Option) (*Client, error) 
 		return nil, fmt.Errorf("client: no seed address: %w", ErrInvalidArgument)
 	}
 	return &Client{
-		cfg:    cfg,
-		log:    cfg.logger,
-		seeds:  seeds,
-		routes: newRouteCache(),
-		conns:  make(map[string]*grpc.ClientConn),
+		cfg:      cfg,
+		log:      cfg.logger,
+		seeds:    seeds,
+		routes:   newRouteCache(),
+		conns:    make(map[string]*grpc.ClientConn),
+		streams:  make(map[string]*prodStream),
+		noStream: make(map[string]bool),
 	}, nil
 }
 
@@ -80,9 +87,12 @@ func (c *Client) conn(addr string) (pb.BrokerClient, error) {
 		return nil, ErrClosed
 	}
 	if cc, ok := c.conns[addr]; ok {
-		return pb.NewBrokerClient(cc), nil
+		return streamBroker{BrokerClient: pb.NewBrokerClient(cc), c: c, addr: addr}, nil
 	}
-	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(c.cfg.creds)}, c.cfg.dialOptions...)
+	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(c.cfg.creds),
+		// Fixed windows (as the broker's, api.StreamWindow): no bandwidth
+		// estimator pings per request.
+		grpc.WithInitialWindowSize(4 << 20), grpc.WithInitialConnWindowSize(16 << 20)}, c.cfg.dialOptions...)
 	target := addr
 	if to, ok := c.cfg.addrMap[addr]; ok {
 		target = to
@@ -92,18 +102,24 @@ func (c *Client) conn(addr string) (pb.BrokerClient, error) {
 		return nil, fmt.Errorf("client: connect %s: %w", addr, err)
 	}
 	c.conns[addr] = cc
-	return pb.NewBrokerClient(cc), nil
+	return streamBroker{BrokerClient: pb.NewBrokerClient(cc), c: c, addr: addr}, nil
 }
 
 // Close closes every connection. Close Producers and Consumers first: calls
 // made after Close fail with ErrClosed.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return nil
 	}
 	c.closed = true
+	streams := c.streams
+	c.streams = nil
+	c.mu.Unlock()
+	c.closeStreams(streams)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var errs []error
 	for addr, cc := range c.conns {
 		if err := cc.Close(); err != nil {

@@ -40,6 +40,9 @@ type config struct {
 	dialOptions []grpc.DialOption
 	// addrMap rewrites advertised node addresses before dialing.
 	addrMap map[string]string
+	// unaryProduce sends each Produce request as its own call instead of
+	// on the node's ProduceStream (producestream.go).
+	unaryProduce bool
 }
 
 func defaultConfig() config {
@@ -73,6 +76,14 @@ func (c *config) validate() error {
 		errs = append(errs, fmt.Errorf("route TTL %v must be positive", c.routeTTL))
 	}
 	return errors.Join(errs...)
+}
+
+// WithUnaryProduce makes every Produce request its own unary call instead
+// of a message on one long-lived ProduceStream per node (the default,
+// which costs less per request). For comparisons, and for brokers behind
+// proxies that do not pass bidirectional streams.
+func WithUnaryProduce() Option {
+	return func(c *config) { c.unaryProduce = true }
 }
 
 // WithRequestTimeout bounds one attempt of one RPC (default 10s). A Produce

@@ -500,6 +500,150 @@ func (x *ProduceRequest) GetSequence() uint64 {
 	return 0
 }
 
+type ProduceStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is chosen by the client (unique among its requests in flight on the
+	// stream) and returned in the response.
+	Id uint64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// timeout_ms bounds how long the broker works on the request, as a
+	// Produce call's deadline does; 0 means the broker's default.
+	TimeoutMs     uint32          `protobuf:"varint,2,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	Request       *ProduceRequest `protobuf:"bytes,3,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProduceStreamRequest) Reset() {
+	*x = ProduceStreamRequest{}
+	mi := &file_raftmq_v1_broker_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProduceStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProduceStreamRequest) ProtoMessage() {}
+
+func (x *ProduceStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_raftmq_v1_broker_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProduceStreamRequest.ProtoReflect.Descriptor instead.
+func (*ProduceStreamRequest) Descriptor() ([]byte, []int) {
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ProduceStreamRequest) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ProduceStreamRequest) GetTimeoutMs() uint32 {
+	if x != nil {
+		return x.TimeoutMs
+	}
+	return 0
+}
+
+func (x *ProduceStreamRequest) GetRequest() *ProduceRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+type ProduceStreamResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// code is the gRPC status code of the request (0: OK, and response is
+	// set); message is the status message when it failed.
+	Code     uint32           `protobuf:"varint,2,opt,name=code,proto3" json:"code,omitempty"`
+	Message  string           `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	Response *ProduceResponse `protobuf:"bytes,4,opt,name=response,proto3" json:"response,omitempty"`
+	// trailer holds what a Produce call would send as response trailers
+	// (raftmq-leader, raftmq-outcome).
+	Trailer       map[string]string `protobuf:"bytes,5,rep,name=trailer,proto3" json:"trailer,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProduceStreamResponse) Reset() {
+	*x = ProduceStreamResponse{}
+	mi := &file_raftmq_v1_broker_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProduceStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProduceStreamResponse) ProtoMessage() {}
+
+func (x *ProduceStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_raftmq_v1_broker_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProduceStreamResponse.ProtoReflect.Descriptor instead.
+func (*ProduceStreamResponse) Descriptor() ([]byte, []int) {
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ProduceStreamResponse) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ProduceStreamResponse) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *ProduceStreamResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ProduceStreamResponse) GetResponse() *ProduceResponse {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *ProduceStreamResponse) GetTrailer() map[string]string {
+	if x != nil {
+		return x.Trailer
+	}
+	return nil
+}
+
 type SendResult struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MsgId         string                 `protobuf:"bytes,1,opt,name=msg_id,json=msgId,proto3" json:"msg_id,omitempty"`
@@ -511,7 +655,7 @@ type SendResult struct {
 
 func (x *SendResult) Reset() {
 	*x = SendResult{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[3]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -523,7 +667,7 @@ func (x *SendResult) String() string {
 func (*SendResult) ProtoMessage() {}
 
 func (x *SendResult) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[3]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -536,7 +680,7 @@ func (x *SendResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResult.ProtoReflect.Descriptor instead.
 func (*SendResult) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{3}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *SendResult) GetMsgId() string {
@@ -569,7 +713,7 @@ type ProduceResponse struct {
 
 func (x *ProduceResponse) Reset() {
 	*x = ProduceResponse{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[4]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -581,7 +725,7 @@ func (x *ProduceResponse) String() string {
 func (*ProduceResponse) ProtoMessage() {}
 
 func (x *ProduceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[4]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -594,7 +738,7 @@ func (x *ProduceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProduceResponse.ProtoReflect.Descriptor instead.
 func (*ProduceResponse) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{4}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ProduceResponse) GetResults() []*SendResult {
@@ -619,7 +763,7 @@ type FetchRequest struct {
 
 func (x *FetchRequest) Reset() {
 	*x = FetchRequest{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[5]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -631,7 +775,7 @@ func (x *FetchRequest) String() string {
 func (*FetchRequest) ProtoMessage() {}
 
 func (x *FetchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[5]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -644,7 +788,7 @@ func (x *FetchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchRequest.ProtoReflect.Descriptor instead.
 func (*FetchRequest) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{5}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *FetchRequest) GetTopic() string {
@@ -709,7 +853,7 @@ type FetchResponse struct {
 
 func (x *FetchResponse) Reset() {
 	*x = FetchResponse{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[6]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -721,7 +865,7 @@ func (x *FetchResponse) String() string {
 func (*FetchResponse) ProtoMessage() {}
 
 func (x *FetchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[6]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -734,7 +878,7 @@ func (x *FetchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchResponse.ProtoReflect.Descriptor instead.
 func (*FetchResponse) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{6}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *FetchResponse) GetStatus() FetchStatus {
@@ -786,7 +930,7 @@ type TopicConfig struct {
 
 func (x *TopicConfig) Reset() {
 	*x = TopicConfig{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[7]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +942,7 @@ func (x *TopicConfig) String() string {
 func (*TopicConfig) ProtoMessage() {}
 
 func (x *TopicConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[7]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +955,7 @@ func (x *TopicConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopicConfig.ProtoReflect.Descriptor instead.
 func (*TopicConfig) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{7}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TopicConfig) GetName() string {
@@ -862,7 +1006,7 @@ type CreateTopicRequest struct {
 
 func (x *CreateTopicRequest) Reset() {
 	*x = CreateTopicRequest{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[8]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -874,7 +1018,7 @@ func (x *CreateTopicRequest) String() string {
 func (*CreateTopicRequest) ProtoMessage() {}
 
 func (x *CreateTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[8]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -887,7 +1031,7 @@ func (x *CreateTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTopicRequest.ProtoReflect.Descriptor instead.
 func (*CreateTopicRequest) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{8}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateTopicRequest) GetTopic() *TopicConfig {
@@ -933,7 +1077,7 @@ type CreateTopicResponse struct {
 
 func (x *CreateTopicResponse) Reset() {
 	*x = CreateTopicResponse{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[9]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -945,7 +1089,7 @@ func (x *CreateTopicResponse) String() string {
 func (*CreateTopicResponse) ProtoMessage() {}
 
 func (x *CreateTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[9]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -958,7 +1102,7 @@ func (x *CreateTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTopicResponse.ProtoReflect.Descriptor instead.
 func (*CreateTopicResponse) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{9}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{11}
 }
 
 type DeleteTopicRequest struct {
@@ -971,7 +1115,7 @@ type DeleteTopicRequest struct {
 
 func (x *DeleteTopicRequest) Reset() {
 	*x = DeleteTopicRequest{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[10]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1127,7 @@ func (x *DeleteTopicRequest) String() string {
 func (*DeleteTopicRequest) ProtoMessage() {}
 
 func (x *DeleteTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[10]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1140,7 @@ func (x *DeleteTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTopicRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTopicRequest) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{10}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeleteTopicRequest) GetName() string {
@@ -1021,7 +1165,7 @@ type DeleteTopicResponse struct {
 
 func (x *DeleteTopicResponse) Reset() {
 	*x = DeleteTopicResponse{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[11]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1177,7 @@ func (x *DeleteTopicResponse) String() string {
 func (*DeleteTopicResponse) ProtoMessage() {}
 
 func (x *DeleteTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[11]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1190,7 @@ func (x *DeleteTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTopicResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTopicResponse) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{11}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{13}
 }
 
 type DescribeTopicRequest struct {
@@ -1062,7 +1206,7 @@ type DescribeTopicRequest struct {
 
 func (x *DescribeTopicRequest) Reset() {
 	*x = DescribeTopicRequest{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[12]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1218,7 @@ func (x *DescribeTopicRequest) String() string {
 func (*DescribeTopicRequest) ProtoMessage() {}
 
 func (x *DescribeTopicRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[12]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1231,7 @@ func (x *DescribeTopicRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicRequest.ProtoReflect.Descriptor instead.
 func (*DescribeTopicRequest) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{12}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DescribeTopicRequest) GetName() string {
@@ -1123,7 +1267,7 @@ type QueueRoute struct {
 
 func (x *QueueRoute) Reset() {
 	*x = QueueRoute{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[13]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1279,7 @@ func (x *QueueRoute) String() string {
 func (*QueueRoute) ProtoMessage() {}
 
 func (x *QueueRoute) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[13]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1148,7 +1292,7 @@ func (x *QueueRoute) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueRoute.ProtoReflect.Descriptor instead.
 func (*QueueRoute) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{13}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *QueueRoute) GetQueueId() uint32 {
@@ -1193,7 +1337,7 @@ type DescribeTopicResponse struct {
 
 func (x *DescribeTopicResponse) Reset() {
 	*x = DescribeTopicResponse{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[14]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1205,7 +1349,7 @@ func (x *DescribeTopicResponse) String() string {
 func (*DescribeTopicResponse) ProtoMessage() {}
 
 func (x *DescribeTopicResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[14]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1218,7 +1362,7 @@ func (x *DescribeTopicResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeTopicResponse.ProtoReflect.Descriptor instead.
 func (*DescribeTopicResponse) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{14}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DescribeTopicResponse) GetTopic() *TopicConfig {
@@ -1251,7 +1395,7 @@ type ListTopicsRequest struct {
 
 func (x *ListTopicsRequest) Reset() {
 	*x = ListTopicsRequest{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[15]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1263,7 +1407,7 @@ func (x *ListTopicsRequest) String() string {
 func (*ListTopicsRequest) ProtoMessage() {}
 
 func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[15]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1276,7 +1420,7 @@ func (x *ListTopicsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsRequest.ProtoReflect.Descriptor instead.
 func (*ListTopicsRequest) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{15}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListTopicsRequest) GetLocalOnly() bool {
@@ -1295,7 +1439,7 @@ type ListTopicsResponse struct {
 
 func (x *ListTopicsResponse) Reset() {
 	*x = ListTopicsResponse{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[16]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1307,7 +1451,7 @@ func (x *ListTopicsResponse) String() string {
 func (*ListTopicsResponse) ProtoMessage() {}
 
 func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[16]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1320,7 +1464,7 @@ func (x *ListTopicsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTopicsResponse.ProtoReflect.Descriptor instead.
 func (*ListTopicsResponse) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{16}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListTopicsResponse) GetTopics() []*TopicConfig {
@@ -1345,7 +1489,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[17]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1357,7 +1501,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[17]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1370,7 +1514,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{17}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *HeartbeatRequest) GetGroup() string {
@@ -1435,7 +1579,7 @@ type QueueAssignment struct {
 
 func (x *QueueAssignment) Reset() {
 	*x = QueueAssignment{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[18]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1447,7 +1591,7 @@ func (x *QueueAssignment) String() string {
 func (*QueueAssignment) ProtoMessage() {}
 
 func (x *QueueAssignment) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[18]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1460,7 +1604,7 @@ func (x *QueueAssignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueAssignment.ProtoReflect.Descriptor instead.
 func (*QueueAssignment) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{18}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *QueueAssignment) GetTopic() string {
@@ -1494,7 +1638,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[19]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1506,7 +1650,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[19]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1519,7 +1663,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{19}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *HeartbeatResponse) GetGeneration() uint64 {
@@ -1546,7 +1690,7 @@ type LeaveGroupRequest struct {
 
 func (x *LeaveGroupRequest) Reset() {
 	*x = LeaveGroupRequest{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[20]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1558,7 +1702,7 @@ func (x *LeaveGroupRequest) String() string {
 func (*LeaveGroupRequest) ProtoMessage() {}
 
 func (x *LeaveGroupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[20]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1571,7 +1715,7 @@ func (x *LeaveGroupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveGroupRequest.ProtoReflect.Descriptor instead.
 func (*LeaveGroupRequest) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{20}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LeaveGroupRequest) GetGroup() string {
@@ -1596,7 +1740,7 @@ type LeaveGroupResponse struct {
 
 func (x *LeaveGroupResponse) Reset() {
 	*x = LeaveGroupResponse{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[21]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1608,7 +1752,7 @@ func (x *LeaveGroupResponse) String() string {
 func (*LeaveGroupResponse) ProtoMessage() {}
 
 func (x *LeaveGroupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[21]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1621,7 +1765,7 @@ func (x *LeaveGroupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveGroupResponse.ProtoReflect.Descriptor instead.
 func (*LeaveGroupResponse) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{21}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{23}
 }
 
 type OffsetCommit struct {
@@ -1635,7 +1779,7 @@ type OffsetCommit struct {
 
 func (x *OffsetCommit) Reset() {
 	*x = OffsetCommit{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[22]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1647,7 +1791,7 @@ func (x *OffsetCommit) String() string {
 func (*OffsetCommit) ProtoMessage() {}
 
 func (x *OffsetCommit) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[22]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1660,7 +1804,7 @@ func (x *OffsetCommit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OffsetCommit.ProtoReflect.Descriptor instead.
 func (*OffsetCommit) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{22}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *OffsetCommit) GetTopic() string {
@@ -1694,7 +1838,7 @@ type CommitOffsetsRequest struct {
 
 func (x *CommitOffsetsRequest) Reset() {
 	*x = CommitOffsetsRequest{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[23]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1706,7 +1850,7 @@ func (x *CommitOffsetsRequest) String() string {
 func (*CommitOffsetsRequest) ProtoMessage() {}
 
 func (x *CommitOffsetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[23]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1719,7 +1863,7 @@ func (x *CommitOffsetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitOffsetsRequest.ProtoReflect.Descriptor instead.
 func (*CommitOffsetsRequest) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{23}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CommitOffsetsRequest) GetGroup() string {
@@ -1744,7 +1888,7 @@ type CommitOffsetsResponse struct {
 
 func (x *CommitOffsetsResponse) Reset() {
 	*x = CommitOffsetsResponse{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[24]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1756,7 +1900,7 @@ func (x *CommitOffsetsResponse) String() string {
 func (*CommitOffsetsResponse) ProtoMessage() {}
 
 func (x *CommitOffsetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[24]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1769,7 +1913,7 @@ func (x *CommitOffsetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitOffsetsResponse.ProtoReflect.Descriptor instead.
 func (*CommitOffsetsResponse) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{24}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{26}
 }
 
 type GetOffsetsRequest struct {
@@ -1783,7 +1927,7 @@ type GetOffsetsRequest struct {
 
 func (x *GetOffsetsRequest) Reset() {
 	*x = GetOffsetsRequest{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[25]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1795,7 +1939,7 @@ func (x *GetOffsetsRequest) String() string {
 func (*GetOffsetsRequest) ProtoMessage() {}
 
 func (x *GetOffsetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[25]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1808,7 +1952,7 @@ func (x *GetOffsetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOffsetsRequest.ProtoReflect.Descriptor instead.
 func (*GetOffsetsRequest) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{25}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetOffsetsRequest) GetGroup() string {
@@ -1841,7 +1985,7 @@ type GetOffsetsResponse struct {
 
 func (x *GetOffsetsResponse) Reset() {
 	*x = GetOffsetsResponse{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[26]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1853,7 +1997,7 @@ func (x *GetOffsetsResponse) String() string {
 func (*GetOffsetsResponse) ProtoMessage() {}
 
 func (x *GetOffsetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[26]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1866,7 +2010,7 @@ func (x *GetOffsetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOffsetsResponse.ProtoReflect.Descriptor instead.
 func (*GetOffsetsResponse) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{26}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetOffsetsResponse) GetOffsets() []*OffsetCommit {
@@ -1887,7 +2031,7 @@ type GroupLagRequest struct {
 
 func (x *GroupLagRequest) Reset() {
 	*x = GroupLagRequest{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[27]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1899,7 +2043,7 @@ func (x *GroupLagRequest) String() string {
 func (*GroupLagRequest) ProtoMessage() {}
 
 func (x *GroupLagRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[27]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1912,7 +2056,7 @@ func (x *GroupLagRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupLagRequest.ProtoReflect.Descriptor instead.
 func (*GroupLagRequest) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{27}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GroupLagRequest) GetGroup() string {
@@ -1948,7 +2092,7 @@ type QueueLag struct {
 
 func (x *QueueLag) Reset() {
 	*x = QueueLag{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[28]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1960,7 +2104,7 @@ func (x *QueueLag) String() string {
 func (*QueueLag) ProtoMessage() {}
 
 func (x *QueueLag) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[28]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1973,7 +2117,7 @@ func (x *QueueLag) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueueLag.ProtoReflect.Descriptor instead.
 func (*QueueLag) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{28}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *QueueLag) GetQueueId() uint32 {
@@ -2014,7 +2158,7 @@ type GroupLagResponse struct {
 
 func (x *GroupLagResponse) Reset() {
 	*x = GroupLagResponse{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[29]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2026,7 +2170,7 @@ func (x *GroupLagResponse) String() string {
 func (*GroupLagResponse) ProtoMessage() {}
 
 func (x *GroupLagResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[29]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2039,7 +2183,7 @@ func (x *GroupLagResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupLagResponse.ProtoReflect.Descriptor instead.
 func (*GroupLagResponse) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{29}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GroupLagResponse) GetQueues() []*QueueLag {
@@ -2065,7 +2209,7 @@ type GetMessageRequest struct {
 
 func (x *GetMessageRequest) Reset() {
 	*x = GetMessageRequest{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[30]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2077,7 +2221,7 @@ func (x *GetMessageRequest) String() string {
 func (*GetMessageRequest) ProtoMessage() {}
 
 func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[30]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2090,7 +2234,7 @@ func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageRequest.ProtoReflect.Descriptor instead.
 func (*GetMessageRequest) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{30}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetMessageRequest) GetMsgId() string {
@@ -2109,7 +2253,7 @@ type GetMessageResponse struct {
 
 func (x *GetMessageResponse) Reset() {
 	*x = GetMessageResponse{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[31]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2121,7 +2265,7 @@ func (x *GetMessageResponse) String() string {
 func (*GetMessageResponse) ProtoMessage() {}
 
 func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[31]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2134,7 +2278,7 @@ func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMessageResponse.ProtoReflect.Descriptor instead.
 func (*GetMessageResponse) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{31}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetMessageResponse) GetMessage() *Message {
@@ -2160,7 +2304,7 @@ type QueryByKeyRequest struct {
 
 func (x *QueryByKeyRequest) Reset() {
 	*x = QueryByKeyRequest{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[32]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2172,7 +2316,7 @@ func (x *QueryByKeyRequest) String() string {
 func (*QueryByKeyRequest) ProtoMessage() {}
 
 func (x *QueryByKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[32]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2185,7 +2329,7 @@ func (x *QueryByKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryByKeyRequest.ProtoReflect.Descriptor instead.
 func (*QueryByKeyRequest) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{32}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *QueryByKeyRequest) GetTopic() string {
@@ -2239,7 +2383,7 @@ type QueryByKeyResponse struct {
 
 func (x *QueryByKeyResponse) Reset() {
 	*x = QueryByKeyResponse{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[33]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2251,7 +2395,7 @@ func (x *QueryByKeyResponse) String() string {
 func (*QueryByKeyResponse) ProtoMessage() {}
 
 func (x *QueryByKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[33]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2264,7 +2408,7 @@ func (x *QueryByKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryByKeyResponse.ProtoReflect.Descriptor instead.
 func (*QueryByKeyResponse) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{33}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *QueryByKeyResponse) GetMessages() []*Message {
@@ -2285,7 +2429,7 @@ type ClusterStatusRequest struct {
 
 func (x *ClusterStatusRequest) Reset() {
 	*x = ClusterStatusRequest{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[34]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2297,7 +2441,7 @@ func (x *ClusterStatusRequest) String() string {
 func (*ClusterStatusRequest) ProtoMessage() {}
 
 func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[34]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2310,7 +2454,7 @@ func (x *ClusterStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusRequest.ProtoReflect.Descriptor instead.
 func (*ClusterStatusRequest) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{34}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ClusterStatusRequest) GetLocalOnly() bool {
@@ -2338,7 +2482,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[35]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2350,7 +2494,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[35]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2363,7 +2507,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{35}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *NodeStatus) GetNodeId() string {
@@ -2445,7 +2589,7 @@ type ClusterStatusResponse struct {
 
 func (x *ClusterStatusResponse) Reset() {
 	*x = ClusterStatusResponse{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[36]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2457,7 +2601,7 @@ func (x *ClusterStatusResponse) String() string {
 func (*ClusterStatusResponse) ProtoMessage() {}
 
 func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[36]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2470,7 +2614,7 @@ func (x *ClusterStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterStatusResponse.ProtoReflect.Descriptor instead.
 func (*ClusterStatusResponse) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{36}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ClusterStatusResponse) GetNodes() []*NodeStatus {
@@ -2489,7 +2633,7 @@ type TransferLeadershipRequest struct {
 
 func (x *TransferLeadershipRequest) Reset() {
 	*x = TransferLeadershipRequest{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[37]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2501,7 +2645,7 @@ func (x *TransferLeadershipRequest) String() string {
 func (*TransferLeadershipRequest) ProtoMessage() {}
 
 func (x *TransferLeadershipRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[37]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2514,7 +2658,7 @@ func (x *TransferLeadershipRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeadershipRequest.ProtoReflect.Descriptor instead.
 func (*TransferLeadershipRequest) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{37}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *TransferLeadershipRequest) GetTargetNodeId() string {
@@ -2533,7 +2677,7 @@ type TransferLeadershipResponse struct {
 
 func (x *TransferLeadershipResponse) Reset() {
 	*x = TransferLeadershipResponse{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[38]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2545,7 +2689,7 @@ func (x *TransferLeadershipResponse) String() string {
 func (*TransferLeadershipResponse) ProtoMessage() {}
 
 func (x *TransferLeadershipResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[38]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2558,7 +2702,7 @@ func (x *TransferLeadershipResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeadershipResponse.ProtoReflect.Descriptor instead.
 func (*TransferLeadershipResponse) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{38}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *TransferLeadershipResponse) GetNewLeaderId() string {
@@ -2577,7 +2721,7 @@ type RemoveNodeRequest struct {
 
 func (x *RemoveNodeRequest) Reset() {
 	*x = RemoveNodeRequest{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[39]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2589,7 +2733,7 @@ func (x *RemoveNodeRequest) String() string {
 func (*RemoveNodeRequest) ProtoMessage() {}
 
 func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[39]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2602,7 +2746,7 @@ func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{39}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RemoveNodeRequest) GetNodeId() string {
@@ -2622,7 +2766,7 @@ type RemoveNodeResponse struct {
 
 func (x *RemoveNodeResponse) Reset() {
 	*x = RemoveNodeResponse{}
-	mi := &file_raftmq_v1_broker_proto_msgTypes[40]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2634,7 +2778,7 @@ func (x *RemoveNodeResponse) String() string {
 func (*RemoveNodeResponse) ProtoMessage() {}
 
 func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_raftmq_v1_broker_proto_msgTypes[40]
+	mi := &file_raftmq_v1_broker_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2647,7 +2791,7 @@ func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
 func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
-	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{40}
+	return file_raftmq_v1_broker_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RemoveNodeResponse) GetRemoved() bool {
@@ -2703,7 +2847,21 @@ const file_raftmq_v1_broker_proto_rawDesc = "" +
 	"producerId\x88\x01\x01\x12\x1f\n" +
 	"\bsequence\x18\x04 \x01(\x04H\x01R\bsequence\x88\x01\x01B\x0e\n" +
 	"\f_producer_idB\v\n" +
-	"\t_sequence\"a\n" +
+	"\t_sequence\"z\n" +
+	"\x14ProduceStreamRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1d\n" +
+	"\n" +
+	"timeout_ms\x18\x02 \x01(\rR\ttimeoutMs\x123\n" +
+	"\arequest\x18\x03 \x01(\v2\x19.raftmq.v1.ProduceRequestR\arequest\"\x92\x02\n" +
+	"\x15ProduceStreamResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
+	"\x04code\x18\x02 \x01(\rR\x04code\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\x126\n" +
+	"\bresponse\x18\x04 \x01(\v2\x1a.raftmq.v1.ProduceResponseR\bresponse\x12G\n" +
+	"\atrailer\x18\x05 \x03(\v2-.raftmq.v1.ProduceStreamResponse.TrailerEntryR\atrailer\x1a:\n" +
+	"\fTrailerEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"a\n" +
 	"\n" +
 	"SendResult\x12\x15\n" +
 	"\x06msg_id\x18\x01 \x01(\tR\x05msgId\x12\x19\n" +
@@ -2872,9 +3030,11 @@ const file_raftmq_v1_broker_proto_rawDesc = "" +
 	"\x1aSTART_POSITION_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17START_POSITION_EARLIEST\x10\x01\x12\x19\n" +
 	"\x15START_POSITION_LATEST\x10\x02\x12\x1c\n" +
-	"\x18START_POSITION_TIMESTAMP\x10\x032\xd0\t\n" +
+	"\x18START_POSITION_TIMESTAMP\x10\x032\xa8\n" +
+	"\n" +
 	"\x06Broker\x12@\n" +
-	"\aProduce\x12\x19.raftmq.v1.ProduceRequest\x1a\x1a.raftmq.v1.ProduceResponse\x12:\n" +
+	"\aProduce\x12\x19.raftmq.v1.ProduceRequest\x1a\x1a.raftmq.v1.ProduceResponse\x12V\n" +
+	"\rProduceStream\x12\x1f.raftmq.v1.ProduceStreamRequest\x1a .raftmq.v1.ProduceStreamResponse(\x010\x01\x12:\n" +
 	"\x05Fetch\x12\x17.raftmq.v1.FetchRequest\x1a\x18.raftmq.v1.FetchResponse\x12L\n" +
 	"\vCreateTopic\x12\x1d.raftmq.v1.CreateTopicRequest\x1a\x1e.raftmq.v1.CreateTopicResponse\x12L\n" +
 	"\vDeleteTopic\x12\x1d.raftmq.v1.DeleteTopicRequest\x1a\x1e.raftmq.v1.DeleteTopicResponse\x12R\n" +
@@ -2910,7 +3070,7 @@ func file_raftmq_v1_broker_proto_rawDescGZIP() []byte {
 }
 
 var file_raftmq_v1_broker_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_raftmq_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_raftmq_v1_broker_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_raftmq_v1_broker_proto_goTypes = []any{
 	(FetchStatus)(0),                   // 0: raftmq.v1.FetchStatus
 	(ConsumeMode)(0),                   // 1: raftmq.v1.ConsumeMode
@@ -2918,104 +3078,112 @@ var file_raftmq_v1_broker_proto_goTypes = []any{
 	(*Message)(nil),                    // 3: raftmq.v1.Message
 	(*ProduceMessage)(nil),             // 4: raftmq.v1.ProduceMessage
 	(*ProduceRequest)(nil),             // 5: raftmq.v1.ProduceRequest
-	(*SendResult)(nil),                 // 6: raftmq.v1.SendResult
-	(*ProduceResponse)(nil),            // 7: raftmq.v1.ProduceResponse
-	(*FetchRequest)(nil),               // 8: raftmq.v1.FetchRequest
-	(*FetchResponse)(nil),              // 9: raftmq.v1.FetchResponse
-	(*TopicConfig)(nil),                // 10: raftmq.v1.TopicConfig
-	(*CreateTopicRequest)(nil),         // 11: raftmq.v1.CreateTopicRequest
-	(*CreateTopicResponse)(nil),        // 12: raftmq.v1.CreateTopicResponse
-	(*DeleteTopicRequest)(nil),         // 13: raftmq.v1.DeleteTopicRequest
-	(*DeleteTopicResponse)(nil),        // 14: raftmq.v1.DeleteTopicResponse
-	(*DescribeTopicRequest)(nil),       // 15: raftmq.v1.DescribeTopicRequest
-	(*QueueRoute)(nil),                 // 16: raftmq.v1.QueueRoute
-	(*DescribeTopicResponse)(nil),      // 17: raftmq.v1.DescribeTopicResponse
-	(*ListTopicsRequest)(nil),          // 18: raftmq.v1.ListTopicsRequest
-	(*ListTopicsResponse)(nil),         // 19: raftmq.v1.ListTopicsResponse
-	(*HeartbeatRequest)(nil),           // 20: raftmq.v1.HeartbeatRequest
-	(*QueueAssignment)(nil),            // 21: raftmq.v1.QueueAssignment
-	(*HeartbeatResponse)(nil),          // 22: raftmq.v1.HeartbeatResponse
-	(*LeaveGroupRequest)(nil),          // 23: raftmq.v1.LeaveGroupRequest
-	(*LeaveGroupResponse)(nil),         // 24: raftmq.v1.LeaveGroupResponse
-	(*OffsetCommit)(nil),               // 25: raftmq.v1.OffsetCommit
-	(*CommitOffsetsRequest)(nil),       // 26: raftmq.v1.CommitOffsetsRequest
-	(*CommitOffsetsResponse)(nil),      // 27: raftmq.v1.CommitOffsetsResponse
-	(*GetOffsetsRequest)(nil),          // 28: raftmq.v1.GetOffsetsRequest
-	(*GetOffsetsResponse)(nil),         // 29: raftmq.v1.GetOffsetsResponse
-	(*GroupLagRequest)(nil),            // 30: raftmq.v1.GroupLagRequest
-	(*QueueLag)(nil),                   // 31: raftmq.v1.QueueLag
-	(*GroupLagResponse)(nil),           // 32: raftmq.v1.GroupLagResponse
-	(*GetMessageRequest)(nil),          // 33: raftmq.v1.GetMessageRequest
-	(*GetMessageResponse)(nil),         // 34: raftmq.v1.GetMessageResponse
-	(*QueryByKeyRequest)(nil),          // 35: raftmq.v1.QueryByKeyRequest
-	(*QueryByKeyResponse)(nil),         // 36: raftmq.v1.QueryByKeyResponse
-	(*ClusterStatusRequest)(nil),       // 37: raftmq.v1.ClusterStatusRequest
-	(*NodeStatus)(nil),                 // 38: raftmq.v1.NodeStatus
-	(*ClusterStatusResponse)(nil),      // 39: raftmq.v1.ClusterStatusResponse
-	(*TransferLeadershipRequest)(nil),  // 40: raftmq.v1.TransferLeadershipRequest
-	(*TransferLeadershipResponse)(nil), // 41: raftmq.v1.TransferLeadershipResponse
-	(*RemoveNodeRequest)(nil),          // 42: raftmq.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),         // 43: raftmq.v1.RemoveNodeResponse
-	nil,                                // 44: raftmq.v1.Message.PropertiesEntry
-	nil,                                // 45: raftmq.v1.ProduceMessage.PropertiesEntry
+	(*ProduceStreamRequest)(nil),       // 6: raftmq.v1.ProduceStreamRequest
+	(*ProduceStreamResponse)(nil),      // 7: raftmq.v1.ProduceStreamResponse
+	(*SendResult)(nil),                 // 8: raftmq.v1.SendResult
+	(*ProduceResponse)(nil),            // 9: raftmq.v1.ProduceResponse
+	(*FetchRequest)(nil),               // 10: raftmq.v1.FetchRequest
+	(*FetchResponse)(nil),              // 11: raftmq.v1.FetchResponse
+	(*TopicConfig)(nil),                // 12: raftmq.v1.TopicConfig
+	(*CreateTopicRequest)(nil),         // 13: raftmq.v1.CreateTopicRequest
+	(*CreateTopicResponse)(nil),        // 14: raftmq.v1.CreateTopicResponse
+	(*DeleteTopicRequest)(nil),         // 15: raftmq.v1.DeleteTopicRequest
+	(*DeleteTopicResponse)(nil),        // 16: raftmq.v1.DeleteTopicResponse
+	(*DescribeTopicRequest)(nil),       // 17: raftmq.v1.DescribeTopicRequest
+	(*QueueRoute)(nil),                 // 18: raftmq.v1.QueueRoute
+	(*DescribeTopicResponse)(nil),      // 19: raftmq.v1.DescribeTopicResponse
+	(*ListTopicsRequest)(nil),          // 20: raftmq.v1.ListTopicsRequest
+	(*ListTopicsResponse)(nil),         // 21: raftmq.v1.ListTopicsResponse
+	(*HeartbeatRequest)(nil),           // 22: raftmq.v1.HeartbeatRequest
+	(*QueueAssignment)(nil),            // 23: raftmq.v1.QueueAssignment
+	(*HeartbeatResponse)(nil),          // 24: raftmq.v1.HeartbeatResponse
+	(*LeaveGroupRequest)(nil),          // 25: raftmq.v1.LeaveGroupRequest
+	(*LeaveGroupResponse)(nil),         // 26: raftmq.v1.LeaveGroupResponse
+	(*OffsetCommit)(nil),               // 27: raftmq.v1.OffsetCommit
+	(*CommitOffsetsRequest)(nil),       // 28: raftmq.v1.CommitOffsetsRequest
+	(*CommitOffsetsResponse)(nil),      // 29: raftmq.v1.CommitOffsetsResponse
+	(*GetOffsetsRequest)(nil),          // 30: raftmq.v1.GetOffsetsRequest
+	(*GetOffsetsResponse)(nil),         // 31: raftmq.v1.GetOffsetsResponse
+	(*GroupLagRequest)(nil),            // 32: raftmq.v1.GroupLagRequest
+	(*QueueLag)(nil),                   // 33: raftmq.v1.QueueLag
+	(*GroupLagResponse)(nil),           // 34: raftmq.v1.GroupLagResponse
+	(*GetMessageRequest)(nil),          // 35: raftmq.v1.GetMessageRequest
+	(*GetMessageResponse)(nil),         // 36: raftmq.v1.GetMessageResponse
+	(*QueryByKeyRequest)(nil),          // 37: raftmq.v1.QueryByKeyRequest
+	(*QueryByKeyResponse)(nil),         // 38: raftmq.v1.QueryByKeyResponse
+	(*ClusterStatusRequest)(nil),       // 39: raftmq.v1.ClusterStatusRequest
+	(*NodeStatus)(nil),                 // 40: raftmq.v1.NodeStatus
+	(*ClusterStatusResponse)(nil),      // 41: raftmq.v1.ClusterStatusResponse
+	(*TransferLeadershipRequest)(nil),  // 42: raftmq.v1.TransferLeadershipRequest
+	(*TransferLeadershipResponse)(nil), // 43: raftmq.v1.TransferLeadershipResponse
+	(*RemoveNodeRequest)(nil),          // 44: raftmq.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),         // 45: raftmq.v1.RemoveNodeResponse
+	nil,                                // 46: raftmq.v1.Message.PropertiesEntry
+	nil,                                // 47: raftmq.v1.ProduceMessage.PropertiesEntry
+	nil,                                // 48: raftmq.v1.ProduceStreamResponse.TrailerEntry
 }
 var file_raftmq_v1_broker_proto_depIdxs = []int32{
-	44, // 0: raftmq.v1.Message.properties:type_name -> raftmq.v1.Message.PropertiesEntry
-	45, // 1: raftmq.v1.ProduceMessage.properties:type_name -> raftmq.v1.ProduceMessage.PropertiesEntry
+	46, // 0: raftmq.v1.Message.properties:type_name -> raftmq.v1.Message.PropertiesEntry
+	47, // 1: raftmq.v1.ProduceMessage.properties:type_name -> raftmq.v1.ProduceMessage.PropertiesEntry
 	4,  // 2: raftmq.v1.ProduceRequest.messages:type_name -> raftmq.v1.ProduceMessage
-	6,  // 3: raftmq.v1.ProduceResponse.results:type_name -> raftmq.v1.SendResult
-	0,  // 4: raftmq.v1.FetchResponse.status:type_name -> raftmq.v1.FetchStatus
-	3,  // 5: raftmq.v1.FetchResponse.messages:type_name -> raftmq.v1.Message
-	10, // 6: raftmq.v1.CreateTopicRequest.topic:type_name -> raftmq.v1.TopicConfig
-	10, // 7: raftmq.v1.DescribeTopicResponse.topic:type_name -> raftmq.v1.TopicConfig
-	16, // 8: raftmq.v1.DescribeTopicResponse.routes:type_name -> raftmq.v1.QueueRoute
-	10, // 9: raftmq.v1.ListTopicsResponse.topics:type_name -> raftmq.v1.TopicConfig
-	1,  // 10: raftmq.v1.HeartbeatRequest.mode:type_name -> raftmq.v1.ConsumeMode
-	2,  // 11: raftmq.v1.HeartbeatRequest.start:type_name -> raftmq.v1.StartPosition
-	21, // 12: raftmq.v1.HeartbeatResponse.assignments:type_name -> raftmq.v1.QueueAssignment
-	25, // 13: raftmq.v1.CommitOffsetsRequest.offsets:type_name -> raftmq.v1.OffsetCommit
-	25, // 14: raftmq.v1.GetOffsetsResponse.offsets:type_name -> raftmq.v1.OffsetCommit
-	31, // 15: raftmq.v1.GroupLagResponse.queues:type_name -> raftmq.v1.QueueLag
-	3,  // 16: raftmq.v1.GetMessageResponse.message:type_name -> raftmq.v1.Message
-	3,  // 17: raftmq.v1.QueryByKeyResponse.messages:type_name -> raftmq.v1.Message
-	38, // 18: raftmq.v1.ClusterStatusResponse.nodes:type_name -> raftmq.v1.NodeStatus
-	5,  // 19: raftmq.v1.Broker.Produce:input_type -> raftmq.v1.ProduceRequest
-	8,  // 20: raftmq.v1.Broker.Fetch:input_type -> raftmq.v1.FetchRequest
-	11, // 21: raftmq.v1.Broker.CreateTopic:input_type -> raftmq.v1.CreateTopicRequest
-	13, // 22: raftmq.v1.Broker.DeleteTopic:input_type -> raftmq.v1.DeleteTopicRequest
-	15, // 23: raftmq.v1.Broker.DescribeTopic:input_type -> raftmq.v1.DescribeTopicRequest
-	18, // 24: raftmq.v1.Broker.ListTopics:input_type -> raftmq.v1.ListTopicsRequest
-	20, // 25: raftmq.v1.Broker.Heartbeat:input_type -> raftmq.v1.HeartbeatRequest
-	23, // 26: raftmq.v1.Broker.LeaveGroup:input_type -> raftmq.v1.LeaveGroupRequest
-	26, // 27: raftmq.v1.Broker.CommitOffsets:input_type -> raftmq.v1.CommitOffsetsRequest
-	28, // 28: raftmq.v1.Broker.GetOffsets:input_type -> raftmq.v1.GetOffsetsRequest
-	30, // 29: raftmq.v1.Broker.GroupLag:input_type -> raftmq.v1.GroupLagRequest
-	33, // 30: raftmq.v1.Broker.GetMessage:input_type -> raftmq.v1.GetMessageRequest
-	35, // 31: raftmq.v1.Broker.QueryByKey:input_type -> raftmq.v1.QueryByKeyRequest
-	37, // 32: raftmq.v1.Broker.ClusterStatus:input_type -> raftmq.v1.ClusterStatusRequest
-	40, // 33: raftmq.v1.Broker.TransferLeadership:input_type -> raftmq.v1.TransferLeadershipRequest
-	42, // 34: raftmq.v1.Broker.RemoveNode:input_type -> raftmq.v1.RemoveNodeRequest
-	7,  // 35: raftmq.v1.Broker.Produce:output_type -> raftmq.v1.ProduceResponse
-	9,  // 36: raftmq.v1.Broker.Fetch:output_type -> raftmq.v1.FetchResponse
-	12, // 37: raftmq.v1.Broker.CreateTopic:output_type -> raftmq.v1.CreateTopicResponse
-	14, // 38: raftmq.v1.Broker.DeleteTopic:output_type -> raftmq.v1.DeleteTopicResponse
-	17, // 39: raftmq.v1.Broker.DescribeTopic:output_type -> raftmq.v1.DescribeTopicResponse
-	19, // 40: raftmq.v1.Broker.ListTopics:output_type -> raftmq.v1.ListTopicsResponse
-	22, // 41: raftmq.v1.Broker.Heartbeat:output_type -> raftmq.v1.HeartbeatResponse
-	24, // 42: raftmq.v1.Broker.LeaveGroup:output_type -> raftmq.v1.LeaveGroupResponse
-	27, // 43: raftmq.v1.Broker.CommitOffsets:output_type -> raftmq.v1.CommitOffsetsResponse
-	29, // 44: raftmq.v1.Broker.GetOffsets:output_type -> raftmq.v1.GetOffsetsResponse
-	32, // 45: raftmq.v1.Broker.GroupLag:output_type -> raftmq.v1.GroupLagResponse
-	34, // 46: raftmq.v1.Broker.GetMessage:output_type -> raftmq.v1.GetMessageResponse
-	36, // 47: raftmq.v1.Broker.QueryByKey:output_type -> raftmq.v1.QueryByKeyResponse
-	39, // 48: raftmq.v1.Broker.ClusterStatus:output_type -> raftmq.v1.ClusterStatusResponse
-	41, // 49: raftmq.v1.Broker.TransferLeadership:output_type -> raftmq.v1.TransferLeadershipResponse
-	43, // 50: raftmq.v1.Broker.RemoveNode:output_type -> raftmq.v1.RemoveNodeResponse
-	35, // [35:51] is the sub-list for method output_type
-	19, // [19:35] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	5,  // 3: raftmq.v1.ProduceStreamRequest.request:type_name -> raftmq.v1.ProduceRequest
+	9,  // 4: raftmq.v1.ProduceStreamResponse.response:type_name -> raftmq.v1.ProduceResponse
+	48, // 5: raftmq.v1.ProduceStreamResponse.trailer:type_name -> raftmq.v1.ProduceStreamResponse.TrailerEntry
+	8,  // 6: raftmq.v1.ProduceResponse.results:type_name -> raftmq.v1.SendResult
+	0,  // 7: raftmq.v1.FetchResponse.status:type_name -> raftmq.v1.FetchStatus
+	3,  // 8: raftmq.v1.FetchResponse.messages:type_name -> raftmq.v1.Message
+	12, // 9: raftmq.v1.CreateTopicRequest.topic:type_name -> raftmq.v1.TopicConfig
+	12, // 10: raftmq.v1.DescribeTopicResponse.topic:type_name -> raftmq.v1.TopicConfig
+	18, // 11: raftmq.v1.DescribeTopicResponse.routes:type_name -> raftmq.v1.QueueRoute
+	12, // 12: raftmq.v1.ListTopicsResponse.topics:type_name -> raftmq.v1.TopicConfig
+	1,  // 13: raftmq.v1.HeartbeatRequest.mode:type_name -> raftmq.v1.ConsumeMode
+	2,  // 14: raftmq.v1.HeartbeatRequest.start:type_name -> raftmq.v1.StartPosition
+	23, // 15: raftmq.v1.HeartbeatResponse.assignments:type_name -> raftmq.v1.QueueAssignment
+	27, // 16: raftmq.v1.CommitOffsetsRequest.offsets:type_name -> raftmq.v1.OffsetCommit
+	27, // 17: raftmq.v1.GetOffsetsResponse.offsets:type_name -> raftmq.v1.OffsetCommit
+	33, // 18: raftmq.v1.GroupLagResponse.queues:type_name -> raftmq.v1.QueueLag
+	3,  // 19: raftmq.v1.GetMessageResponse.message:type_name -> raftmq.v1.Message
+	3,  // 20: raftmq.v1.QueryByKeyResponse.messages:type_name -> raftmq.v1.Message
+	40, // 21: raftmq.v1.ClusterStatusResponse.nodes:type_name -> raftmq.v1.NodeStatus
+	5,  // 22: raftmq.v1.Broker.Produce:input_type -> raftmq.v1.ProduceRequest
+	6,  // 23: raftmq.v1.Broker.ProduceStream:input_type -> raftmq.v1.ProduceStreamRequest
+	10, // 24: raftmq.v1.Broker.Fetch:input_type -> raftmq.v1.FetchRequest
+	13, // 25: raftmq.v1.Broker.CreateTopic:input_type -> raftmq.v1.CreateTopicRequest
+	15, // 26: raftmq.v1.Broker.DeleteTopic:input_type -> raftmq.v1.DeleteTopicRequest
+	17, // 27: raftmq.v1.Broker.DescribeTopic:input_type -> raftmq.v1.DescribeTopicRequest
+	20, // 28: raftmq.v1.Broker.ListTopics:input_type -> raftmq.v1.ListTopicsRequest
+	22, // 29: raftmq.v1.Broker.Heartbeat:input_type -> raftmq.v1.HeartbeatRequest
+	25, // 30: raftmq.v1.Broker.LeaveGroup:input_type -> raftmq.v1.LeaveGroupRequest
+	28, // 31: raftmq.v1.Broker.CommitOffsets:input_type -> raftmq.v1.CommitOffsetsRequest
+	30, // 32: raftmq.v1.Broker.GetOffsets:input_type -> raftmq.v1.GetOffsetsRequest
+	32, // 33: raftmq.v1.Broker.GroupLag:input_type -> raftmq.v1.GroupLagRequest
+	35, // 34: raftmq.v1.Broker.GetMessage:input_type -> raftmq.v1.GetMessageRequest
+	37, // 35: raftmq.v1.Broker.QueryByKey:input_type -> raftmq.v1.QueryByKeyRequest
+	39, // 36: raftmq.v1.Broker.ClusterStatus:input_type -> raftmq.v1.ClusterStatusRequest
+	42, // 37: raftmq.v1.Broker.TransferLeadership:input_type -> raftmq.v1.TransferLeadershipRequest
+	44, // 38: raftmq.v1.Broker.RemoveNode:input_type -> raftmq.v1.RemoveNodeRequest
+	9,  // 39: raftmq.v1.Broker.Produce:output_type -> raftmq.v1.ProduceResponse
+	7,  // 40: raftmq.v1.Broker.ProduceStream:output_type -> raftmq.v1.ProduceStreamResponse
+	11, // 41: raftmq.v1.Broker.Fetch:output_type -> raftmq.v1.FetchResponse
+	14, // 42: raftmq.v1.Broker.CreateTopic:output_type -> raftmq.v1.CreateTopicResponse
+	16, // 43: raftmq.v1.Broker.DeleteTopic:output_type -> raftmq.v1.DeleteTopicResponse
+	19, // 44: raftmq.v1.Broker.DescribeTopic:output_type -> raftmq.v1.DescribeTopicResponse
+	21, // 45: raftmq.v1.Broker.ListTopics:output_type -> raftmq.v1.ListTopicsResponse
+	24, // 46: raftmq.v1.Broker.Heartbeat:output_type -> raftmq.v1.HeartbeatResponse
+	26, // 47: raftmq.v1.Broker.LeaveGroup:output_type -> raftmq.v1.LeaveGroupResponse
+	29, // 48: raftmq.v1.Broker.CommitOffsets:output_type -> raftmq.v1.CommitOffsetsResponse
+	31, // 49: raftmq.v1.Broker.GetOffsets:output_type -> raftmq.v1.GetOffsetsResponse
+	34, // 50: raftmq.v1.Broker.GroupLag:output_type -> raftmq.v1.GroupLagResponse
+	36, // 51: raftmq.v1.Broker.GetMessage:output_type -> raftmq.v1.GetMessageResponse
+	38, // 52: raftmq.v1.Broker.QueryByKey:output_type -> raftmq.v1.QueryByKeyResponse
+	41, // 53: raftmq.v1.Broker.ClusterStatus:output_type -> raftmq.v1.ClusterStatusResponse
+	43, // 54: raftmq.v1.Broker.TransferLeadership:output_type -> raftmq.v1.TransferLeadershipResponse
+	45, // 55: raftmq.v1.Broker.RemoveNode:output_type -> raftmq.v1.RemoveNodeResponse
+	39, // [39:56] is the sub-list for method output_type
+	22, // [22:39] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_raftmq_v1_broker_proto_init() }
@@ -3030,7 +3198,7 @@ func file_raftmq_v1_broker_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_raftmq_v1_broker_proto_rawDesc), len(file_raftmq_v1_broker_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   43,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

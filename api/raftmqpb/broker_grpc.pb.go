@@ -34,6 +34,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	Broker_Produce_FullMethodName            = "/raftmq.v1.Broker/Produce"
+	Broker_ProduceStream_FullMethodName      = "/raftmq.v1.Broker/ProduceStream"
 	Broker_Fetch_FullMethodName              = "/raftmq.v1.Broker/Fetch"
 	Broker_CreateTopic_FullMethodName        = "/raftmq.v1.Broker/CreateTopic"
 	Broker_DeleteTopic_FullMethodName        = "/raftmq.v1.Broker/DeleteTopic"
@@ -58,6 +59,13 @@ type BrokerClient interface {
 	// Produce appends messages to one topic. The reply comes once the batch is
 	// committed by a majority of the group and applied by the leader.
 	Produce(ctx context.Context, in *ProduceRequest, opts ...grpc.CallOption) (*ProduceResponse, error)
+	// ProduceStream carries Produce requests on one long-lived stream, so a
+	// request costs one message each way instead of a call (new stream,
+	// headers, trailers). Each request is handled like a Produce call and
+	// gets exactly one response with its id; responses come in the order
+	// requests finish, not the order they were sent. A broker that does not
+	// have this method answers UNIMPLEMENTED; clients then use Produce.
+	ProduceStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ProduceStreamRequest, ProduceStreamResponse], error)
 	// Fetch reads one queue from an offset, waiting up to max_wait_ms for new
 	// messages when there are none (long polling).
 	Fetch(ctx context.Context, in *FetchRequest, opts ...grpc.CallOption) (*FetchResponse, error)
@@ -110,6 +118,19 @@ func (c *brokerClient) Produce(ctx context.Context, in *ProduceRequest, opts ...
 	}
 	return out, nil
 }
+
+func (c *brokerClient) ProduceStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ProduceStreamRequest, ProduceStreamResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Broker_ServiceDesc.Streams[0], Broker_ProduceStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ProduceStreamRequest, ProduceStreamResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Broker_ProduceStreamClient = grpc.BidiStreamingClient[ProduceStreamRequest, ProduceStreamResponse]
 
 func (c *brokerClient) Fetch(ctx context.Context, in *FetchRequest, opts ...grpc.CallOption) (*FetchResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -268,6 +289,13 @@ type BrokerServer interface {
 	// Produce appends messages to one topic. The reply comes once the batch is
 	// committed by a majority of the group and applied by the leader.
 	Produce(context.Context, *ProduceRequest) (*ProduceResponse, error)
+	// ProduceStream carries Produce requests on one long-lived stream, so a
+	// request costs one message each way instead of a call (new stream,
+	// headers, trailers). Each request is handled like a Produce call and
+	// gets exactly one response with its id; responses come in the order
+	// requests finish, not the order they were sent. A broker that does not
+	// have this method answers UNIMPLEMENTED; clients then use Produce.
+	ProduceStream(grpc.BidiStreamingServer[ProduceStreamRequest, ProduceStreamResponse]) error
 	// Fetch reads one queue from an offset, waiting up to max_wait_ms for new
 	// messages when there are none (long polling).
 	Fetch(context.Context, *FetchRequest) (*FetchResponse, error)
@@ -313,6 +341,9 @@ type UnimplementedBrokerServer struct{}
 
 func (UnimplementedBrokerServer) Produce(context.Context, *ProduceRequest) (*ProduceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Produce not implemented")
+}
+func (UnimplementedBrokerServer) ProduceStream(grpc.BidiStreamingServer[ProduceStreamRequest, ProduceStreamResponse]) error {
+	return status.Error(codes.Unimplemented, "method ProduceStream not implemented")
 }
 func (UnimplementedBrokerServer) Fetch(context.Context, *FetchRequest) (*FetchResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Fetch not implemented")
@@ -397,6 +428,13 @@ func _Broker_Produce_Handler(srv interface{}, ctx context.Context, dec func(inte
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _Broker_ProduceStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(BrokerServer).ProduceStream(&grpc.GenericServerStream[ProduceStreamRequest, ProduceStreamResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Broker_ProduceStreamServer = grpc.BidiStreamingServer[ProduceStreamRequest, ProduceStreamResponse]
 
 func _Broker_Fetch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(FetchRequest)
@@ -740,6 +778,13 @@ var Broker_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Broker_RemoveNode_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ProduceStream",
+			Handler:       _Broker_ProduceStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "raftmq/v1/broker.proto",
 }

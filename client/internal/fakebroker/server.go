@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/raftmq/raftmq/api/raftmqpb"
+	"github.com/raftmq/raftmq/internal/prodstream"
 )
 
 // LeaderTrailer is the trailer naming the leader in a FAILED_PRECONDITION
@@ -51,11 +52,19 @@ type Server struct {
 	// gates holds calls of a method until the channel is closed.
 	gates map[string]chan struct{}
 	calls map[string]int
+	// noStream makes ProduceStream UNIMPLEMENTED, as on an older broker.
+	noStream bool
 }
 
 // Serve starts a node of broker group group serving b on 127.0.0.1:0.
 func Serve(b *Broker, group string) (*Server, error) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	return ServeAt(b, group, "127.0.0.1:0")
+}
+
+// ServeAt is Serve on the address addr (to restart a stopped node where
+// clients know it).
+func ServeAt(b *Broker, group, addr string) (*Server, error) {
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +72,7 @@ func Serve(b *Broker, group string) (*Server, error) {
 		b: b, group: group, addr: lis.Addr().String(), done: make(chan struct{}),
 		faults: make(map[string][]Fault), gates: make(map[string]chan struct{}), calls: make(map[string]int),
 	}
-	s.gs = grpc.NewServer(grpc.UnaryInterceptor(s.intercept))
+	s.gs = grpc.NewServer(grpc.UnaryInterceptor(s.intercept), grpc.StreamInterceptor(s.interceptStream))
 	pb.RegisterBrokerServer(s.gs, b)
 	go func() {
 		defer close(s.done)
@@ -121,6 +130,42 @@ func (s *Server) Calls(method string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[method]
+}
+
+// DisableProduceStream makes the node answer ProduceStream with
+// UNIMPLEMENTED, like a broker that predates it.
+func (s *Server) DisableProduceStream() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noStream = true
+}
+
+// interceptStream serves ProduceStream: every request goes through
+// intercept as a Produce call, so faults, gates, follower mode and call
+// counts apply to streamed requests alike. Calls("ProduceStream") counts
+// the streams opened.
+func (s *Server) interceptStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if info.FullMethod != pb.Broker_ProduceStream_FullMethodName {
+		return handler(srv, ss)
+	}
+	s.mu.Lock()
+	s.calls["ProduceStream"]++
+	off := s.noStream
+	s.mu.Unlock()
+	if off {
+		return status.Error(codes.Unimplemented, "unknown method ProduceStream for service raftmq.v1.Broker")
+	}
+	unary := &grpc.UnaryServerInfo{Server: srv, FullMethod: pb.Broker_Produce_FullMethodName}
+	stream := &grpc.GenericServerStream[pb.ProduceStreamRequest, pb.ProduceStreamResponse]{ServerStream: ss}
+	return prodstream.Serve(stream, pb.Broker_Produce_FullMethodName, func(ctx context.Context, req *pb.ProduceRequest) (*pb.ProduceResponse, error) {
+		resp, err := s.intercept(ctx, req, unary, func(ctx context.Context, req any) (any, error) {
+			return s.b.Produce(ctx, req.(*pb.ProduceRequest))
+		})
+		if err != nil {
+			return nil, err
+		}
+		return resp.(*pb.ProduceResponse), nil
+	})
 }
 
 func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {

@@ -53,6 +53,7 @@ type benchOpts struct {
 	queues    uint32
 	group     string
 	progress  bool
+	unary     bool
 }
 
 func newBenchCmd(g *globals) *cobra.Command {
@@ -107,6 +108,7 @@ func benchModeCmd(g *globals, mode, short string, run benchRun) *cobra.Command {
 	f.Uint32Var(&o.queues, "queues", 8, "queues of the topic if bench creates it")
 	f.StringVar(&o.group, "group", "", "consumer group (default mqctl-bench, e2e: a new one per run)")
 	f.BoolVar(&o.progress, "progress", false, "print progress to standard error once a second")
+	f.BoolVar(&o.unary, "unary-produce", false, "send each Produce as its own call instead of on one stream per node (for comparisons)")
 	_ = cmd.MarkFlagRequired("topic")
 	cmd.MarkFlagsMutuallyExclusive("count", "duration")
 	return cmd
@@ -361,7 +363,11 @@ func produceAll(ctx context.Context, g *globals, o *benchOpts, plan *benchPlan, 
 
 // produceOne is one producer with its own connection.
 func produceOne(ctx context.Context, g *globals, o *benchOpts, plan *benchPlan, nonce uint64, stats *benchStats) error {
-	c, err := g.dial(ctx)
+	var opts []client.Option
+	if o.unary {
+		opts = append(opts, client.WithUnaryProduce())
+	}
+	c, err := g.dial(ctx, opts...)
 	if err != nil {
 		return err
 	}
