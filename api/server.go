@@ -146,7 +146,8 @@ func (s *Server) client(addr string) (raftmqpb.BrokerClient, error) {
 	c := s.conns[addr]
 	if c == nil {
 		opts := append([]grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(s.maxMsg), grpc.MaxCallSendMsgSize(s.maxMsg))}, s.opts.DialOptions...)
+			grpc.MaxCallRecvMsgSize(s.maxMsg), grpc.MaxCallSendMsgSize(s.maxMsg)),
+			grpc.WithInitialWindowSize(StreamWindow), grpc.WithInitialConnWindowSize(ConnWindow)}, s.opts.DialOptions...)
 		var err error
 		if c, err = grpc.NewClient(addr, opts...); err != nil {
 			return nil, err
