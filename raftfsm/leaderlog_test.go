@@ -592,3 +592,20 @@ func TestFormerLeaderWritesBeforeMatching(t *testing.T) {
 		t.Fatalf("follower's GetLog(2) = %q, %v with durable %d; want the entry, written", got.Data, err, l.Durable())
 	}
 }
+
+// TestLogCacheUnderLeaderLog pins the order of the Raft log store's
+// layers: hashicorp/raft talks to the leader log, and the log cache is
+// under it. A cache over it would answer a former leader's GetLog for a
+// queued entry from memory, without the write TestFormerLeaderWritesBeforeMatching
+// requires.
+func TestLogCacheUnderLeaderLog(t *testing.T) {
+	c := newCluster(t, 1, func(cfg *Config) { cfg.LogCacheEntries = 16 })
+	n := c.nodes[0]
+	ll, ok := n.logStore.(*leaderLog)
+	if !ok || ll != n.leaderLog {
+		t.Fatalf("raft's log store is %T, want the leader log", n.logStore)
+	}
+	if _, ok := ll.LogStore.(*raft.LogCache); !ok {
+		t.Fatalf("under the leader log: %T, want the log cache", ll.LogStore)
+	}
+}

@@ -87,6 +87,17 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.wrapLog != nil {
 		n.logStore = cfg.wrapLog(n.logStore)
 	}
+	if cfg.LogCacheEntries > 0 {
+		// The cache sits under the leader log, never over it: a cache
+		// over it would serve a former leader's queued, not yet durable
+		// entries to hashicorp/raft's follower path, which would then
+		// acknowledge them as stored (leaderLog.GetLog drains first).
+		cached, err := raft.NewLogCache(cfg.LogCacheEntries, n.logStore)
+		if err != nil {
+			return nil, fmt.Errorf("raftfsm: raft log cache: %w", err)
+		}
+		n.logStore = cached
+	}
 	if !cfg.SerialLeaderAppend {
 		ll, err := newLeaderLog(n.logStore, func(err error) { n.fail(err) })
 		if err != nil {
@@ -200,14 +211,6 @@ func (n *Node) replaySystem(st *store.Store, from int64) error {
 
 func (n *Node) startRaft() error {
 	logs, stable := n.logStore, n.stable
-	if n.cfg.LogCacheEntries > 0 {
-		cached, err := raft.NewLogCache(n.cfg.LogCacheEntries, logs)
-		if err != nil {
-			return fmt.Errorf("raftfsm: raft log cache: %w", err)
-		}
-		logs = cached
-		n.logStore = logs
-	}
 	hl := hclogFor(n.log)
 	var adv net.Addr
 	var err error
