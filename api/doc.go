@@ -18,6 +18,16 @@
 // need not treat an UNAVAILABLE as an unknown outcome. Reads are served by
 // any replica.
 //
+// # ProduceStream
+//
+// ProduceStream carries Produce requests on one long-lived bidirectional
+// stream (internal/prodstream): each request runs through the Produce
+// handler above, forwarding included, with its own timeout_ms as
+// deadline, and gets one response with its id, its status code and
+// message, and what would have been its trailers. A request costs one
+// stream message each way instead of a call. The client library uses it
+// and falls back to Produce on a broker that answers UNIMPLEMENTED.
+//
 // # Errors
 //
 // errors.go holds the one table that maps broker, raftfsm and store errors

@@ -72,7 +72,10 @@
 // fnv1a32(key) mod total-queue-count, sent with has_queue_id; otherwise
 // groups take turns (round robin per topic). On a single-group topic a
 // sharding key is left to the leader's own hash. Producer.Send sends one
-// batch as one Produce request; Producer.SendAsync batches the messages
+// batch as one Produce request (on the node's ProduceStream, one per node
+// and Client, or as a unary Produce call with WithUnaryProduce or on a
+// broker without the stream; either way with the same answers, retries
+// and unknown outcomes); Producer.SendAsync batches the messages
 // that arrive while a Produce to the same topic and group is in flight.
 //
 // # Consuming
