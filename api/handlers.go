@@ -35,7 +35,7 @@ func (s *Server) Produce(ctx context.Context, req *raftmqpb.ProduceRequest) (*ra
 // stream is answered as a Produce call would be (forwarded by a follower,
 // with the same status codes and trailers).
 func (s *Server) ProduceStream(stream raftmqpb.Broker_ProduceStreamServer) error {
-	return prodstream.Serve(stream, raftmqpb.Broker_Produce_FullMethodName, s.Produce)
+	return prodstream.Serve(stream, raftmqpb.Broker_Produce_FullMethodName, s.Produce, s.stopStreams)
 }
 
 // Fetch implements raftmqpb.BrokerServer; any replica serves it.

@@ -43,6 +43,8 @@ type Server struct {
 	mu     sync.Mutex // guards conns and closed
 	conns  map[string]*grpc.ClientConn
 	closed bool
+	// stopStreams is closed by Close: ProduceStreams stop reading.
+	stopStreams chan struct{}
 }
 
 var _ raftmqpb.BrokerServer = (*Server)(nil)
@@ -61,12 +63,13 @@ func New(b *broker.Broker, opts Options) *Server {
 		opts.DialOptions = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
 	}
 	s := &Server{
-		b:      b,
-		opts:   opts,
-		log:    opts.Logger.With("node", b.NodeID()),
-		health: health.NewServer(),
-		maxMsg: MaxMessageBytes(b.Config()),
-		conns:  make(map[string]*grpc.ClientConn),
+		b:           b,
+		opts:        opts,
+		log:         opts.Logger.With("node", b.NodeID()),
+		health:      health.NewServer(),
+		maxMsg:      MaxMessageBytes(b.Config()),
+		conns:       make(map[string]*grpc.ClientConn),
+		stopStreams: make(chan struct{}),
 	}
 	b.SetPeers(peers{s})
 	return s
@@ -120,12 +123,17 @@ func (s *Server) Register(gs *grpc.Server) {
 	s.health.SetServingStatus(raftmqpb.Broker_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
 }
 
-// Close reports NOT_SERVING on the health service and closes the
-// connections to other nodes. It does not close the broker.
+// Close reports NOT_SERVING on the health service, ends every
+// ProduceStream once the requests it read are answered (the client sends
+// the rest elsewhere), and closes the connections to other nodes. It does
+// not close the broker.
 func (s *Server) Close() error {
 	s.health.Shutdown()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.closed {
+		close(s.stopStreams)
+	}
 	s.closed = true
 	var errs []error
 	for addr, c := range s.conns {

@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"google.golang.org/protobuf/proto"
+
 	pb "github.com/raftmq/raftmq/api/raftmqpb"
 )
 
@@ -36,13 +38,12 @@ type streamBroker struct {
 }
 
 // Produce sends req on the stream to the node; opts may carry
-// grpc.Trailer, which receives the response's trailer.
+// grpc.Trailer, which receives the response's trailer. A request over
+// streamMaxRequest bytes goes as a unary call: a message over the node's
+// size limit fails the call it is in, and on a stream that would be
+// everyone's stream.
 func (b streamBroker) Produce(ctx context.Context, req *pb.ProduceRequest, opts ...grpc.CallOption) (*pb.ProduceResponse, error) {
-	s, err := b.c.produceStream(ctx, b.addr)
-	if err != nil {
-		return nil, err
-	}
-	if s == nil {
+	if proto.Size(req) > streamMaxRequest {
 		return b.BrokerClient.Produce(ctx, req, opts...)
 	}
 	var trailer *metadata.MD
@@ -51,13 +52,32 @@ func (b streamBroker) Produce(ctx context.Context, req *pb.ProduceRequest, opts 
 			trailer = t.TrailerAddr
 		}
 	}
+	s, err := b.c.produceStream(ctx, b.addr)
+	if err != nil {
+		return nil, notSent(trailer, err)
+	}
+	if s == nil {
+		return b.BrokerClient.Produce(ctx, req, opts...)
+	}
 	resp, err := s.do(ctx, req, trailer)
 	if errors.Is(err, errNoStream) {
 		// Not handled: the node has no ProduceStream.
+		if trailer != nil {
+			*trailer = nil
+		}
 		return b.BrokerClient.Produce(ctx, req, opts...)
 	}
 	return resp, err
 }
+
+// streamMaxRequest is the largest request sent on a stream: below any
+// node's receive limit (api.MaxMessageBytes is at least 1 MiB above the
+// largest batch).
+const streamMaxRequest = 1 << 20
+
+// sendGrace is how long a Send may stay blocked after its caller's
+// context ended before the stream is given up (the node stopped reading).
+const sendGrace = 100 * time.Millisecond
 
 // errNoStream fails the requests of a stream the node answered with
 // UNIMPLEMENTED; none of them was handled.
@@ -120,7 +140,11 @@ type prodStream struct {
 	openErr error         // set before opened is closed
 
 	sendSlot chan struct{} // held while sending
+	sending  atomic.Uint64 // id of the request in Send, 0 when none
 	nextID   atomic.Uint64
+	// drained: the node ended the stream saying the requests it did not
+	// answer were not read (prodstream.Serve's not-applied trailer).
+	drained atomic.Bool
 
 	mu      sync.Mutex
 	pending map[uint64]chan *pb.ProduceStreamResponse // nil once failed
@@ -142,6 +166,9 @@ func (s *prodStream) open() {
 	for {
 		r, err := st.Recv()
 		if err != nil {
+			if v := st.Trailer().Get(outcomeTrailer); len(v) > 0 && v[0] == outcomeNotApplied {
+				s.drained.Store(true)
+			}
 			if status.Code(err) == codes.Unimplemented {
 				s.c.mu.Lock()
 				if s.c.noStream != nil {
@@ -196,8 +223,8 @@ func (s *prodStream) lost() error {
 	s.mu.Lock()
 	err := s.err
 	s.mu.Unlock()
-	if errors.Is(err, errNoStream) {
-		return errNoStream
+	if errors.Is(err, errNoStream) || errors.Is(err, ErrClosed) {
+		return err
 	}
 	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
 		return err
@@ -211,7 +238,7 @@ func notSent(trailer *metadata.MD, err error) error {
 	if trailer != nil {
 		*trailer = metadata.Pairs(outcomeTrailer, outcomeNotApplied)
 	}
-	if errors.Is(err, errNoStream) {
+	if errors.Is(err, errNoStream) || errors.Is(err, ErrClosed) {
 		return err
 	}
 	if _, ok := status.FromError(err); ok && status.Code(err) != codes.Unknown {
@@ -249,10 +276,24 @@ func (s *prodStream) do(ctx context.Context, req *pb.ProduceRequest, trailer *me
 		forget()
 		return nil, notSent(trailer, status.FromContextError(ctx.Err()).Err())
 	}
+	if err := ctx.Err(); err != nil {
+		<-s.sendSlot
+		forget()
+		return nil, notSent(trailer, status.FromContextError(err).Err())
+	}
 	// Send blocks while the stream's flow-control window is full (a node
-	// that stopped reading): if ctx ends meanwhile, the stream is given up.
-	stop := context.AfterFunc(ctx, func() { s.fail(status.FromContextError(ctx.Err()).Err()) })
+	// that stopped reading). If ctx ends and Send is still blocked a
+	// little later, the stream is given up: every request on it fails as
+	// UNAVAILABLE with an unknown outcome, and the next opens a new one.
+	s.sending.Store(id)
+	stop := context.AfterFunc(ctx, func() {
+		time.Sleep(sendGrace)
+		if s.sending.Load() == id {
+			s.fail(status.Errorf(codes.Unavailable, "produce stream to %s: send blocked", s.addr))
+		}
+	})
 	err := s.st.Send(msg)
+	s.sending.Store(0)
 	stop()
 	<-s.sendSlot
 	if err != nil {
@@ -260,7 +301,7 @@ func (s *prodStream) do(ctx context.Context, req *pb.ProduceRequest, trailer *me
 		if errors.Is(err, io.EOF) {
 			// The stream was closed before the message went out (the
 			// real error comes from Recv).
-			return nil, notSent(trailer, s.lostOrEOF())
+			return nil, notSent(trailer, s.lostOrEOF(ctx))
 		}
 		s.fail(err)
 		return nil, s.lost()
@@ -269,6 +310,9 @@ func (s *prodStream) do(ctx context.Context, req *pb.ProduceRequest, trailer *me
 	select {
 	case r, ok := <-ch:
 		if !ok {
+			if s.drained.Load() {
+				return nil, notSent(trailer, s.lost())
+			}
 			return nil, s.lost()
 		}
 		if trailer != nil && len(r.GetTrailer()) > 0 {
@@ -290,10 +334,13 @@ func (s *prodStream) do(ctx context.Context, req *pb.ProduceRequest, trailer *me
 
 // lostOrEOF waits briefly for the receiver to record why the stream ended
 // after Send saw io.EOF, and returns that error.
-func (s *prodStream) lostOrEOF() error {
+func (s *prodStream) lostOrEOF(ctx context.Context) error {
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
 	select {
 	case <-s.ctx.Done():
-	case <-time.After(time.Second):
+	case <-ctx.Done():
+	case <-t.C:
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

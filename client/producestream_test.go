@@ -4,14 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	pb "github.com/raftmq/raftmq/api/raftmqpb"
 	"github.com/raftmq/raftmq/client/internal/fakebroker"
+	"github.com/raftmq/raftmq/internal/prodstream"
 	"github.com/raftmq/raftmq/internal/testutil"
 )
 
@@ -147,5 +152,108 @@ func TestProduceStreamDeadline(t *testing.T) {
 	sendN(t, p, "t", "after", 2)
 	if got := cl.calls("ProduceStream"); got != 1 {
 		t.Errorf("%d streams opened, want 1 (a timed-out request does not break it)", got)
+	}
+}
+
+// TestCanceledCallerLeavesOthersAlone: callers whose context is already
+// done never break the stream other callers' requests are in flight on
+// (found by review: a done context could win the send slot and give the
+// stream up).
+func TestCanceledCallerLeavesOthersAlone(t *testing.T) {
+	cl := startCluster(t, 1)
+	addr := cl.nodes[0].Addr()
+	c := dial(t, []string{addr})
+	createTopic(t, c, "t", 1)
+	b, err := c.conn(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := cl.nodes[0].Block("Produce")
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := b.Produce(ctx, &pb.ProduceRequest{Topic: "t", Messages: []*pb.ProduceMessage{{Body: []byte("a")}}})
+		done <- err
+	}()
+	testutil.WaitFor(t, 5*time.Second, "the request at the node", func() bool { return cl.nodes[0].Calls("Produce") == 1 })
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 40 {
+		var trailer metadata.MD
+		_, err := b.Produce(canceled, &pb.ProduceRequest{Topic: "t", Messages: []*pb.ProduceMessage{{Body: []byte("c")}}}, grpc.Trailer(&trailer))
+		if status.Code(err) != codes.Canceled || trailer.Get(outcomeTrailer)[0] != outcomeNotApplied {
+			t.Fatalf("produce with a canceled context: %v, trailer %v; want CANCELED, not applied", err, trailer)
+		}
+	}
+	time.Sleep(2 * sendGrace)
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("request in flight failed because other callers' contexts were canceled: %v", err)
+	}
+	if got := cl.calls("ProduceStream"); got != 1 {
+		t.Errorf("%d streams opened, want 1", got)
+	}
+}
+
+// streamOnly serves ProduceStream only, with prodstream.Serve and a
+// handler that waits for gate.
+type streamOnly struct {
+	pb.UnimplementedBrokerServer
+	gate <-chan struct{}
+	stop <-chan struct{}
+}
+
+func (s streamOnly) ProduceStream(st pb.Broker_ProduceStreamServer) error {
+	return prodstream.Serve(st, pb.Broker_Produce_FullMethodName, func(ctx context.Context, req *pb.ProduceRequest) (*pb.ProduceResponse, error) {
+		if req.GetTopic() == "slow" {
+			<-s.gate
+		}
+		return &pb.ProduceResponse{}, nil
+	}, s.stop)
+}
+
+// TestServerStopEndsProduceStream: a server that stops (the broker's
+// shutdown closes stop) answers the request it is handling, ends the
+// stream, and so does not hold up GracefulStop while a client keeps its
+// stream open (found by review).
+func TestServerStopEndsProduceStream(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate, stop := make(chan struct{}), make(chan struct{})
+	gs := grpc.NewServer()
+	pb.RegisterBrokerServer(gs, streamOnly{gate: gate, stop: stop})
+	go func() { _ = gs.Serve(lis) }()
+	defer gs.Stop()
+	addr := lis.Addr().String()
+	c := dial(t, []string{addr})
+	b, err := c.conn(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := b.Produce(ctx, &pb.ProduceRequest{Topic: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	slow := make(chan error, 1)
+	go func() {
+		_, err := b.Produce(ctx, &pb.ProduceRequest{Topic: "slow"})
+		slow <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let the slow request reach the handler
+	close(stop)
+	stopped := make(chan struct{})
+	go func() { gs.GracefulStop(); close(stopped) }()
+	close(gate)
+	if err := <-slow; err != nil {
+		t.Fatalf("request in flight when the server stopped: %v, want its answer", err)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Fatal("GracefulStop still waiting: the open ProduceStream holds it")
 	}
 }

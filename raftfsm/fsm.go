@@ -257,18 +257,30 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 		}
 		queues[topic] = qs
 	}
-	return &fsmSnapshot{st: st, meta: snapMeta{Kind: kindLocal, Tables: t, CLEnd: st.MaxCommitLogOffset(),
+	return &fsmSnapshot{st: st, ll: n.leaderLog, index: n.appliedIndex.Load(), meta: snapMeta{Kind: kindLocal, Tables: t, CLEnd: st.MaxCommitLogOffset(),
 		SegmentSize: st.SegmentSize(), Queues: queues, Producers: n.producers.clone()}}, nil
 }
 
 type fsmSnapshot struct {
-	st   *store.Store
-	meta snapMeta
+	st    *store.Store
+	ll    *leaderLog // nil with the serial leader append
+	index uint64     // the last entry the snapshot covers
+	meta  snapMeta
 }
 
 // Persist makes the store durable up to the snapshot's end and writes the
-// small snapshot description.
+// small snapshot description. It first waits until this node's own Raft
+// log holds the snapshot's last entry durably: a leader may have applied
+// it on its followers' copies alone (followerAcks), and a snapshot ahead of
+// the log would leave, after a power loss, a log that ends below the
+// snapshot, which raft-wal cannot append to.
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if s.ll != nil {
+		if err := s.ll.waitOwn(s.index); err != nil {
+			sink.Cancel()
+			return fmt.Errorf("raftfsm: snapshot at %d waits for the raft log: %w", s.index, err)
+		}
+	}
 	if err := s.st.Sync(); err != nil {
 		sink.Cancel()
 		return fmt.Errorf("raftfsm: sync store for snapshot: %w", err)

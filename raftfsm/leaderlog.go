@@ -43,10 +43,11 @@ import (
 // follower storing replicated entries, whose success reply promises that
 // they are durable; truncation; bootstrap) first waits for the writer to
 // finish and then runs synchronously. Leader and follower appends both run
-// on hashicorp/raft's main goroutine, which also sets the node's state, so
-// checking the state inside StoreLogs is exact: a leader that receives an
-// AppendEntries from a newer leader becomes a follower before it stores
-// anything.
+// on hashicorp/raft's main goroutine, which sets the node's state, so a
+// leader that receives an AppendEntries from a newer leader is a follower
+// before it stores anything. (A heartbeat can also make it a follower
+// from the transport's goroutine; then a leader's append may take the
+// synchronous path, which is only slower.)
 //
 // A failed background write is fatal to the node (onFail): hashicorp/raft
 // already believes the entries are stored, so the only safe answer is to
@@ -82,6 +83,9 @@ type leaderLog struct {
 	// early counts waitDurable calls released by the followers' quorum
 	// before the leader's own copy was durable.
 	early atomic.Int64
+	// lastConfig is the index of the newest configuration entry queued on
+	// the leader path (quorumReleases).
+	lastConfig atomic.Uint64
 }
 
 var errLogClosed = errors.New("raftfsm: raft log closed")
@@ -115,18 +119,24 @@ func (l *leaderLog) Durable() uint64 { return l.durable.Load() }
 
 // waitDurable blocks until the entry at index is durable here or on a
 // quorum of followers (see followerAcks), or the log failed or closed.
-func (l *leaderLog) waitDurable(index uint64) error {
+func (l *leaderLog) waitDurable(index uint64) error { return l.wait(index, true) }
+
+// waitOwn blocks until the entry at index is durable here, or the log
+// failed or closed.
+func (l *leaderLog) waitOwn(index uint64) error { return l.wait(index, false) }
+
+func (l *leaderLog) wait(index uint64, quorum bool) error {
 	if l.durable.Load() >= index {
 		return nil
 	}
-	if l.quorumHolds(index) {
+	if quorum && l.quorumReleases(index) {
 		l.early.Add(1)
 		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for l.durable.Load() < index {
-		if l.quorumHolds(index) {
+		if quorum && l.quorumReleases(index) {
 			l.early.Add(1)
 			return nil
 		}
@@ -139,6 +149,18 @@ func (l *leaderLog) waitDurable(index uint64) error {
 		l.progress.Wait()
 	}
 	return nil
+}
+
+// quorumReleases reports whether the followers alone may release index:
+// they hold it on a quorum, and every configuration entry the leader
+// queued is durable here. A configuration entry is committed by
+// hashicorp/raft with the leader's unsynced copy counted, after which the
+// next change may start; if the leader then lost its copy, nodes still
+// on the older configuration could elect a leader without the followers
+// that acknowledged, so the quorum of the newer one must not decide
+// before the change is durable here.
+func (l *leaderLog) quorumReleases(index uint64) bool {
+	return l.durable.Load() >= l.lastConfig.Load() && l.quorumHolds(index)
 }
 
 func (l *leaderLog) writer() {
@@ -212,6 +234,11 @@ func (l *leaderLog) StoreLogs(logs []*raft.Log) error {
 		return errLogClosed
 	}
 	if leading && l.err == nil {
+		for _, e := range logs {
+			if e.Type == raft.LogConfiguration {
+				l.lastConfig.Store(e.Index)
+			}
+		}
 		l.queue = append(l.queue, logs...)
 		l.work.Signal()
 		return nil
@@ -382,6 +409,12 @@ func (t *clampTransport) AppendEntries(id raft.ServerID, target raft.ServerAddre
 		t.log.wake()
 	}
 	return err
+}
+
+// AppendEntriesPipeline refuses pipelined replication, so that every
+// AppendEntries passes through AppendEntries above (clamp and record).
+func (t *clampTransport) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
+	return nil, raft.ErrPipelineReplicationNotSupported
 }
 
 // followerAcks lets the leader apply (and answer for) an entry that a

@@ -609,3 +609,45 @@ func TestLogCacheUnderLeaderLog(t *testing.T) {
 		t.Fatalf("under the leader log: %T, want the log cache", ll.LogStore)
 	}
 }
+
+// TestQuorumWaitsForLeaderConfigCopy: with a quorum of followers holding
+// an entry, waitDurable releases it before the leader's copy is durable,
+// except while a configuration entry the leader queued is not durable on
+// the leader; waitOwn (snapshots) never takes the followers' word.
+func TestQuorumWaitsForLeaderConfigCopy(t *testing.T) {
+	g := newGatedStore(raft.NewInmemStore())
+	l := newTestLeaderLog(t, g, func(error) {})
+	defer l.Close()
+	yes := func(uint64) bool { return true }
+	l.quorum.Store(&yes)
+
+	g.setClosed(true)
+	mustStore(t, l, 1, 2)
+	testutil.WaitFor(t, 5*time.Second, "the writer at the gate", func() bool { return g.parkedCount() == 1 })
+	if err := l.waitDurable(2); err != nil {
+		t.Fatalf("waitDurable(2) released by the followers: %v", err)
+	}
+	own := make(chan error, 1)
+	go func() { own <- l.waitOwn(2) }()
+
+	cfg := &raft.Log{Index: 3, Term: 1, Type: raft.LogConfiguration, Data: []byte("cfg")}
+	if err := l.StoreLogs(append([]*raft.Log{cfg}, entries(4, 4)...)); err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan error, 1)
+	go func() { held <- l.waitDurable(4) }()
+	select {
+	case err := <-held:
+		t.Fatalf("entry after an unsynced configuration entry released (%v)", err)
+	case err := <-own:
+		t.Fatalf("waitOwn returned (%v) before the leader's copy was durable", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	g.setClosed(false)
+	if err := <-own; err != nil || l.Durable() < 2 {
+		t.Fatalf("waitOwn(2) = %v with durable %d", err, l.Durable())
+	}
+	if err := <-held; err != nil || l.Durable() < 3 {
+		t.Fatalf("waitDurable(4) = %v with durable %d, want the configuration entry durable first", err, l.Durable())
+	}
+}

@@ -4,6 +4,9 @@
 // gRPC server (package api) and the client tests' fake broker share it,
 // so both answer streamed requests exactly as they answer Produce calls,
 // trailers included.
+//
+// golang.org/x/sync/semaphore bounds the bytes of the requests a stream
+// has in flight.
 package prodstream
 
 import (
@@ -13,10 +16,12 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	pb "github.com/raftmq/raftmq/api/raftmqpb"
 )
@@ -25,64 +30,117 @@ import (
 // OutcomeTrailer; api imports this package).
 const outcomeTrailer, outcomeNotApplied = "raftmq-outcome", "not-applied"
 
-// MaxInFlight is how many requests of one stream are handled at once; the
-// stream's next request is not read until one of them is answered.
-const MaxInFlight = 1024
+// MaxInFlight is how many requests of one stream are handled at once, and
+// MaxInFlightBytes how many bytes of requests (a larger request alone is
+// allowed); the stream's next request is not read until there is room.
+const (
+	MaxInFlight      = 1024
+	MaxInFlightBytes = 64 << 20
+)
 
 // Handler answers one Produce request, as the unary method does: ctx ends
 // at the request's timeout, and grpc.SetTrailer on ctx sets the trailer of
 // its response.
 type Handler func(ctx context.Context, req *pb.ProduceRequest) (*pb.ProduceResponse, error)
 
-// Serve reads requests from stream until the client closes its side (then
-// it answers the requests in flight and returns nil) or the stream fails.
-// Each request runs in its own goroutine, with method (the unary Produce
-// method's full name) as the name grpc.Method reports.
-func Serve(stream pb.Broker_ProduceStreamServer, method string, h Handler) error {
+// Serve reads requests from stream and runs each in its own goroutine,
+// with method (the unary Produce method's full name) as the name
+// grpc.Method reports. It returns nil when the client has closed its side
+// and every request read is answered. When stop is closed (the server is
+// shutting down) or the stream cannot be read (a message over the size
+// limit), it reads no more, answers the requests it read, and ends the
+// stream with an error status and the "raftmq-outcome: not-applied"
+// trailer: the requests the client has no answer for were not read, so
+// nothing of them was stored.
+func Serve(stream pb.Broker_ProduceStreamServer, method string, h Handler, stop <-chan struct{}) error {
 	ctx := stream.Context()
 	var (
-		sendMu sync.Mutex
-		wg     sync.WaitGroup
+		sendMu  sync.Mutex
+		wg      sync.WaitGroup
+		mu      sync.Mutex // guards stopped, orders wg.Add before wg.Wait
+		stopped bool
 	)
 	slots := make(chan struct{}, MaxInFlight)
-	defer wg.Wait()
-	for {
-		in, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	budget := semaphore.NewWeighted(MaxInFlightBytes)
+	// dispatch runs in by itself; false once Serve stopped taking requests.
+	dispatch := func(in *pb.ProduceStreamRequest) bool {
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
-			return status.FromContextError(ctx.Err()).Err()
+			return false
+		}
+		n := min(int64(proto.Size(in)), MaxInFlightBytes)
+		if err := budget.Acquire(ctx, n); err != nil {
+			<-slots
+			return false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			budget.Release(n)
+			<-slots
+			return false
 		}
 		wg.Go(func() {
-			defer func() { <-slots }()
+			defer func() { budget.Release(n); <-slots }()
 			out := handle(ctx, method, in, h)
 			sendMu.Lock()
 			defer sendMu.Unlock()
-			// A failed Send means the stream is gone: Recv fails too and
-			// ends the loop.
+			// A failed Send means the stream is gone: Recv fails too.
 			_ = stream.Send(out)
 		})
+		return true
+	}
+	recvErr := make(chan error, 1)
+	go func() {
+		for {
+			in, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			if !dispatch(in) {
+				recvErr <- nil
+				return
+			}
+		}
+	}()
+	end := func() {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		wg.Wait()
+	}
+	select {
+	case err := <-recvErr:
+		end()
+		switch {
+		case err == nil || errors.Is(err, io.EOF):
+			return nil
+		case ctx.Err() != nil:
+			return status.FromContextError(ctx.Err()).Err()
+		}
+		stream.SetTrailer(metadata.Pairs(outcomeTrailer, outcomeNotApplied))
+		return err
+	case <-stop:
+		end()
+		stream.SetTrailer(metadata.Pairs(outcomeTrailer, outcomeNotApplied))
+		return status.Error(codes.Unavailable, "broker is shutting down: requests without an answer were not applied")
 	}
 }
 
 // handle answers one request.
 func handle(ctx context.Context, method string, in *pb.ProduceStreamRequest, h Handler) *pb.ProduceStreamResponse {
-	if ms := in.GetTimeoutMs(); ms > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
-		defer cancel()
-	}
 	out := &pb.ProduceStreamResponse{Id: in.GetId()}
 	if in.GetRequest() == nil {
 		out.Code, out.Message = uint32(codes.InvalidArgument), "produce stream request without a request"
 		out.Trailer = map[string]string{outcomeTrailer: outcomeNotApplied}
 		return out
+	}
+	if ms := in.GetTimeoutMs(); ms > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
+		defer cancel()
 	}
 	ts := &transportStream{method: method}
 	resp, err := h(grpc.NewContextWithServerTransportStream(ctx, ts), in.GetRequest())

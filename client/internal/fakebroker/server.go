@@ -165,7 +165,7 @@ func (s *Server) interceptStream(srv any, ss grpc.ServerStream, info *grpc.Strea
 			return nil, err
 		}
 		return resp.(*pb.ProduceResponse), nil
-	})
+	}, nil)
 }
 
 func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
