@@ -86,6 +86,25 @@ type leaderLog struct {
 	// lastConfig is the index of the newest configuration entry queued on
 	// the leader path (quorumReleases).
 	lastConfig atomic.Uint64
+	// unsynced is the size of the entries queued or being written;
+	// maxUnsynced bounds it for the followers' quorum (quorumReleases).
+	unsynced    atomic.Int64
+	maxUnsynced int64
+}
+
+// maxUnsyncedBytes is how far the leader's own log may fall behind what
+// the followers' quorum releases: past it, entries wait for the leader's
+// copy again, the produces in flight wait with them, and a leader whose
+// disk stalls stops taking new writes (and its apply watchdog hands the
+// leadership over) instead of queueing them in memory without bound.
+const maxUnsyncedBytes = 64 << 20
+
+func logBytes(logs []*raft.Log) int64 {
+	var n int64
+	for _, e := range logs {
+		n += int64(len(e.Data))
+	}
+	return n
 }
 
 var errLogClosed = errors.New("raftfsm: raft log closed")
@@ -95,7 +114,7 @@ func newLeaderLog(s raft.LogStore, onFail func(error)) (*leaderLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &leaderLog{LogStore: s, onFail: onFail, done: make(chan struct{})}
+	l := &leaderLog{LogStore: s, onFail: onFail, done: make(chan struct{}), maxUnsynced: maxUnsyncedBytes}
 	l.work, l.progress = sync.NewCond(&l.mu), sync.NewCond(&l.mu)
 	l.durable.Store(last)
 	go l.writer()
@@ -152,15 +171,16 @@ func (l *leaderLog) wait(index uint64, quorum bool) error {
 }
 
 // quorumReleases reports whether the followers alone may release index:
-// they hold it on a quorum, and every configuration entry the leader
-// queued is durable here. A configuration entry is committed by
+// they hold it on a quorum, every configuration entry the leader queued is
+// durable here, and the leader's unsynced entries are within maxUnsynced.
+// A configuration entry is committed by
 // hashicorp/raft with the leader's unsynced copy counted, after which the
 // next change may start; if the leader then lost its copy, nodes still
 // on the older configuration could elect a leader without the followers
 // that acknowledged, so the quorum of the newer one must not decide
 // before the change is durable here.
 func (l *leaderLog) quorumReleases(index uint64) bool {
-	return l.durable.Load() >= l.lastConfig.Load() && l.quorumHolds(index)
+	return l.durable.Load() >= l.lastConfig.Load() && l.unsynced.Load() <= l.maxUnsynced && l.quorumHolds(index)
 }
 
 func (l *leaderLog) writer() {
@@ -177,14 +197,17 @@ func (l *leaderLog) writer() {
 		batch := l.queue
 		l.queue, l.writing = nil, batch
 		l.mu.Unlock()
+		size := logBytes(batch)
 
 		err := l.LogStore.StoreLogs(batch)
 
 		l.mu.Lock()
 		l.writing = nil
+		l.unsynced.Add(-size)
 		if err != nil {
 			l.err = fmt.Errorf("raftfsm: write leader's raft log entries %d-%d: %w", batch[0].Index, batch[len(batch)-1].Index, err)
 			l.queue = nil
+			l.unsynced.Store(0)
 		} else {
 			l.durable.Store(batch[len(batch)-1].Index)
 		}
@@ -240,6 +263,7 @@ func (l *leaderLog) StoreLogs(logs []*raft.Log) error {
 			}
 		}
 		l.queue = append(l.queue, logs...)
+		l.unsynced.Add(logBytes(logs))
 		l.work.Signal()
 		return nil
 	}

@@ -651,3 +651,39 @@ func TestQuorumWaitsForLeaderConfigCopy(t *testing.T) {
 		t.Fatalf("waitDurable(4) = %v with durable %d, want the configuration entry durable first", err, l.Durable())
 	}
 }
+
+// TestQuorumStopsAtUnsyncedLimit: past maxUnsynced bytes queued on the
+// leader, the followers' quorum releases nothing until the leader's own
+// writes catch up, so a leader whose disk stalls does not queue without
+// bound.
+func TestQuorumStopsAtUnsyncedLimit(t *testing.T) {
+	g := newGatedStore(raft.NewInmemStore())
+	l := newTestLeaderLog(t, g, func(error) {})
+	defer l.Close()
+	l.maxUnsynced = 10
+	yes := func(uint64) bool { return true }
+	l.quorum.Store(&yes)
+
+	g.setClosed(true)
+	mustStore(t, l, 1, 1) // 1 byte of data
+	testutil.WaitFor(t, 5*time.Second, "the writer at the gate", func() bool { return g.parkedCount() == 1 })
+	if err := l.waitDurable(1); err != nil {
+		t.Fatal(err)
+	}
+	big := &raft.Log{Index: 2, Term: 1, Type: raft.LogCommand, Data: make([]byte, 20)}
+	if err := l.StoreLogs([]*raft.Log{big}); err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan error, 1)
+	go func() { held <- l.waitDurable(2) }()
+	select {
+	case err := <-held:
+		t.Fatalf("released (%v) with %d bytes unsynced, limit 10", err, l.unsynced.Load())
+	case <-time.After(100 * time.Millisecond):
+	}
+	g.setClosed(false)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 5*time.Second, "nothing unsynced", func() bool { return l.unsynced.Load() == 0 })
+}
