@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -31,9 +32,11 @@ type Client struct {
 	// conns holds one connection per node address, created on first use.
 	conns map[string]*grpc.ClientConn
 	// streams holds the ProduceStream per node address (producestream.go);
-	// noStream the addresses that answered it UNIMPLEMENTED.
+	// noStream the addresses that answered it UNIMPLEMENTED, and when
+	// (they get unary calls for noStreamRetry, then the stream is tried
+	// again: the node may have been upgraded).
 	streams   map[string]*prodStream
-	noStream  map[string]bool
+	noStream  map[string]time.Time
 	streamsWG sync.WaitGroup // stream goroutines
 	closed    bool
 }
@@ -75,7 +78,7 @@ func Dial(ctx context.Context, addrs []string, opts ...Option) (*Client, error) 
 		routes:   newRouteCache(),
 		conns:    make(map[string]*grpc.ClientConn),
 		streams:  make(map[string]*prodStream),
-		noStream: make(map[string]bool),
+		noStream: make(map[string]time.Time),
 	}, nil
 }
 

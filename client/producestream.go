@@ -24,8 +24,8 @@ import (
 // (on a 2-core VM a bare round trip through gRPC drops from 0.19-0.25 ms
 // to 0.16 ms; see docs/PERFORMANCE.md). The
 // stream is opened on first use and again after it breaks; a node that
-// answers UNIMPLEMENTED (an older broker) gets unary Produce calls from
-// then on. Everything above (routing, retries, unknown outcomes) sees the
+// answers UNIMPLEMENTED (an older broker) gets unary Produce calls for a
+// minute, then the stream is tried again. Everything above (routing, retries, unknown outcomes) sees the
 // same answers as from a unary call: a status error and the trailers.
 
 // streamBroker is the stub a call gets from Client.conn: Produce goes over
@@ -78,6 +78,10 @@ const streamMaxRequest = 1 << 20
 // context ended before the stream is given up (the node stopped reading).
 const sendGrace = 100 * time.Millisecond
 
+// noStreamRetry is how long a node that answered ProduceStream with
+// UNIMPLEMENTED gets unary calls before the stream is tried again.
+var noStreamRetry = time.Minute
+
 // errNoStream fails the requests of a stream the node answered with
 // UNIMPLEMENTED; none of them was handled.
 var errNoStream = errors.New("client: node has no ProduceStream")
@@ -94,9 +98,12 @@ func (c *Client) produceStream(ctx context.Context, addr string) (*prodStream, e
 		c.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if c.noStream[addr] {
-		c.mu.Unlock()
-		return nil, nil
+	if since, ok := c.noStream[addr]; ok {
+		if time.Since(since) < noStreamRetry {
+			c.mu.Unlock()
+			return nil, nil
+		}
+		delete(c.noStream, addr)
 	}
 	s := c.streams[addr]
 	if s == nil || s.failed() {
@@ -170,9 +177,7 @@ func (s *prodStream) open() {
 			}
 			if status.Code(err) == codes.Unimplemented {
 				s.c.mu.Lock()
-				if s.c.noStream != nil {
-					s.c.noStream[s.addr] = true
-				}
+				s.c.noStream[s.addr] = time.Now()
 				s.c.mu.Unlock()
 				err = errNoStream
 			}

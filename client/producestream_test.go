@@ -77,7 +77,7 @@ func TestProduceFallsBackToUnary(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cl := startCluster(t, 1)
 			if tt.disable {
-				cl.nodes[0].DisableProduceStream()
+				cl.nodes[0].SetProduceStream(false)
 			}
 			c := dial(t, []string{cl.nodes[0].Addr()}, tt.opts...)
 			createTopic(t, c, "t", 2)
@@ -92,6 +92,29 @@ func TestProduceFallsBackToUnary(t *testing.T) {
 				t.Errorf("%d Produce calls, want 5", got)
 			}
 		})
+	}
+}
+
+// TestProduceStreamTriedAgainAfterUpgrade: a node that had no
+// ProduceStream is asked again after noStreamRetry, so a broker upgraded
+// in place gets the stream.
+func TestProduceStreamTriedAgainAfterUpgrade(t *testing.T) {
+	defer func(d time.Duration) { noStreamRetry = d }(noStreamRetry)
+	noStreamRetry = 50 * time.Millisecond
+	cl := startCluster(t, 1)
+	cl.nodes[0].SetProduceStream(false)
+	c := dial(t, []string{cl.nodes[0].Addr()})
+	createTopic(t, c, "t", 1)
+	p := newProducer(t, c)
+	sendN(t, p, "t", "old", 2)
+	cl.nodes[0].SetProduceStream(true)
+	time.Sleep(2 * noStreamRetry)
+	sendN(t, p, "t", "new", 2)
+	if got := cl.calls("ProduceStream"); got != 2 {
+		t.Errorf("%d streams asked for, want 2 (refused once, then served)", got)
+	}
+	if got, want := cl.b.Count("t"), 4; got != want {
+		t.Errorf("broker holds %d messages, want %d", got, want)
 	}
 }
 

@@ -132,12 +132,12 @@ func (s *Server) Calls(method string) int {
 	return s.calls[method]
 }
 
-// DisableProduceStream makes the node answer ProduceStream with
-// UNIMPLEMENTED, like a broker that predates it.
-func (s *Server) DisableProduceStream() {
+// SetProduceStream(false) makes the node answer ProduceStream with
+// UNIMPLEMENTED, like a broker that predates it; true serves it again.
+func (s *Server) SetProduceStream(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.noStream = true
+	s.noStream = !on
 }
 
 // interceptStream serves ProduceStream: every request goes through
