@@ -148,13 +148,14 @@ type prodStream struct {
 	sendSlot chan struct{} // held while sending
 	sending  atomic.Uint64 // id of the request in Send, 0 when none
 	nextID   atomic.Uint64
-	// drained: the node ended the stream saying the requests it did not
-	// answer were not read (prodstream.Serve's not-applied trailer).
-	drained atomic.Bool
 
 	mu      sync.Mutex
 	pending map[uint64]chan *pb.ProduceStreamResponse // nil once failed
 	err     error                                     // why the stream failed
+	// notRead: the stream failed because the node ended it saying that
+	// the requests it did not answer were not read (prodstream.Serve's
+	// not-applied trailer at shutdown); set with err, by the same call.
+	notRead bool
 }
 
 // open opens the stream and then receives on it until it fails.
@@ -172,8 +173,12 @@ func (s *prodStream) open() {
 	for {
 		r, err := st.Recv()
 		if err != nil {
-			if v := st.Trailer().Get(outcomeTrailer); len(v) > 0 && v[0] == outcomeNotApplied {
-				s.drained.Store(true)
+			// Only the node's own end of the stream can vouch for the
+			// requests it did not answer, not a failure on this side.
+			if v := st.Trailer().Get(outcomeTrailer); len(v) > 0 && v[0] == outcomeNotApplied &&
+				s.ctx.Err() == nil && status.Code(err) == codes.Unavailable {
+				s.failWith(err, true)
+				return
 			}
 			if status.Code(err) == codes.Unimplemented {
 				s.c.mu.Lock()
@@ -202,7 +207,11 @@ func (s *prodStream) failed() bool {
 }
 
 // fail ends the stream with err: every request in flight gets it.
-func (s *prodStream) fail(err error) {
+func (s *prodStream) fail(err error) { s.failWith(err, false) }
+
+// failWith is fail; notRead says the node ended the stream without
+// reading the requests it did not answer. Only the first failure counts.
+func (s *prodStream) failWith(err error, notRead bool) {
 	s.mu.Lock()
 	if s.err != nil {
 		s.mu.Unlock()
@@ -211,7 +220,7 @@ func (s *prodStream) fail(err error) {
 	if err == nil || errors.Is(err, io.EOF) {
 		err = errors.New("stream closed by the node")
 	}
-	s.err = err
+	s.err, s.notRead = err, notRead
 	pend := s.pending
 	s.pending = nil
 	s.mu.Unlock()
@@ -314,7 +323,10 @@ func (s *prodStream) do(ctx context.Context, req *pb.ProduceRequest, trailer *me
 	select {
 	case r, ok := <-ch:
 		if !ok {
-			if s.drained.Load() {
+			s.mu.Lock()
+			notRead := s.notRead
+			s.mu.Unlock()
+			if notRead {
 				return nil, notSent(trailer, s.lost())
 			}
 			return nil, s.lost()

@@ -160,6 +160,10 @@ func (c Config) Validate() error {
 		return errors.New("raftfsm: scrub and repair intervals must be positive")
 	case c.LogCacheEntries < 0:
 		return errors.New("raftfsm: LogCacheEntries must not be negative")
+	case c.TrailingLogs == 0:
+		// Compaction then keeps at least the last entry, so only a
+		// snapshot install empties the log (leaderLog.emptied).
+		return errors.New("raftfsm: TrailingLogs must be at least 1")
 	case c.MaxAppendEntries > 1024:
 		return errors.New("raftfsm: MaxAppendEntries must be at most 1024 (hashicorp/raft's limit)")
 	}

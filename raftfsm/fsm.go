@@ -274,22 +274,29 @@ type fsmSnapshot struct {
 // it on its followers' copies alone (followerAcks), and a snapshot ahead of
 // the log would leave, after a power loss, a log that ends below the
 // snapshot, which raft-wal cannot append to.
-func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+func (s *fsmSnapshot) Persist(out raft.SnapshotSink) error {
 	if s.ll != nil {
-		if err := s.ll.waitOwn(s.index); err != nil {
-			sink.Cancel()
-			return fmt.Errorf("raftfsm: snapshot at %d waits for the raft log: %w", s.index, err)
+		// hashicorp/raft saves the snapshot under the index of the last
+		// entry its FSM loop handled, no-op and barrier entries included
+		// (they never reach ApplyBatch): wait for that one.
+		index := s.index
+		if k, ok := out.(*sink); ok {
+			index = max(index, k.meta.Raft.Index)
+		}
+		if err := s.ll.waitOwn(index); err != nil {
+			out.Cancel()
+			return fmt.Errorf("raftfsm: snapshot at %d waits for the raft log: %w", index, err)
 		}
 	}
 	if err := s.st.Sync(); err != nil {
-		sink.Cancel()
+		out.Cancel()
 		return fmt.Errorf("raftfsm: sync store for snapshot: %w", err)
 	}
-	if err := writeStreamHeader(sink, s.meta); err != nil {
-		sink.Cancel()
+	if err := writeStreamHeader(out, s.meta); err != nil {
+		out.Cancel()
 		return err
 	}
-	return sink.Close()
+	return out.Close()
 }
 
 func (s *fsmSnapshot) Release() {}

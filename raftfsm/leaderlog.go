@@ -86,6 +86,9 @@ type leaderLog struct {
 	// lastConfig is the index of the newest configuration entry queued on
 	// the leader path (quorumReleases).
 	lastConfig atomic.Uint64
+	// snapIdx is the index of the last snapshot installed from the leader
+	// (restored); a log emptied after it is durable up to there.
+	snapIdx atomic.Uint64
 	// unsynced is the size of the entries queued or being written;
 	// maxUnsynced bounds it for the followers' quorum (quorumReleases).
 	unsynced    atomic.Int64
@@ -354,6 +357,36 @@ func (l *leaderLog) FirstIndex() (uint64, error) {
 	return 0, nil
 }
 
+// restored records a snapshot installed from the leader, which covers
+// every entry up to index durably: the durable index rises to it, so
+// waitOwn (a later snapshot of this node) does not wait for entries the
+// log will never hold.
+func (l *leaderLog) restored(index uint64) error {
+	l.snapIdx.Store(index)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.drain(); err != nil {
+		return err
+	}
+	if l.durable.Load() < index {
+		l.durable.Store(index)
+	}
+	l.progress.Broadcast()
+	return nil
+}
+
+// emptied lowers the durable index to the installed snapshot's when a
+// deletion has left the store empty (hashicorp/raft empties it after an
+// install; its own compaction keeps TrailingLogs >= 1 entries): a durable
+// index left above it would vouch for entries this node does not hold.
+func (l *leaderLog) emptied() {
+	if last, err := l.LogStore.LastIndex(); err == nil && last == 0 {
+		if si := l.snapIdx.Load(); si > 0 && l.durable.Load() > si {
+			l.durable.Store(si)
+		}
+	}
+}
+
 // DeleteRange of a durable prefix (compaction after a snapshot: the
 // entries are applied, so durable) goes straight to the store, without
 // waiting for the writer, which under steady load is never idle. Any
@@ -362,11 +395,14 @@ func (l *leaderLog) FirstIndex() (uint64, error) {
 func (l *leaderLog) DeleteRange(min, max uint64) error {
 	if first, err := l.LogStore.FirstIndex(); err == nil && min <= first && max <= l.durable.Load() {
 		// A durable prefix: pending entries are all above it, and the
-		// store serialises this with the writer's appends. Emptying the
-		// store (after a snapshot install) leaves the durable index where
-		// it was: no entry at or below it is asked for again, and the
-		// next append sets it.
-		return l.LogStore.DeleteRange(min, max)
+		// store serialises this with the writer's appends. A store
+		// emptied after a snapshot install is durable up to the
+		// snapshot (emptied).
+		if err := l.LogStore.DeleteRange(min, max); err != nil {
+			return err
+		}
+		l.emptied()
+		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -386,6 +422,7 @@ func (l *leaderLog) DeleteRange(min, max uint64) error {
 		l.durable.Store(min - 1)
 		l.progress.Broadcast()
 	}
+	l.emptied()
 	return nil
 }
 

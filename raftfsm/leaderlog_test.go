@@ -687,3 +687,76 @@ func TestQuorumStopsAtUnsyncedLimit(t *testing.T) {
 	}
 	testutil.WaitFor(t, 5*time.Second, "nothing unsynced", func() bool { return l.unsynced.Load() == 0 })
 }
+
+// TestSnapshotNotAheadOfOwnLog: a snapshot never claims an index the
+// leader's own Raft log does not hold durably, although hashicorp/raft
+// counts no-op and barrier entries (which never reach ApplyBatch) in the
+// snapshot's index (found by review).
+func TestSnapshotNotAheadOfOwnLog(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		gate *gatedStore
+	)
+	c := newCluster(t, 1, func(cfg *Config) {
+		cfg.SnapshotInterval = time.Hour
+		cfg.wrapLog = func(s raft.LogStore) raft.LogStore {
+			mu.Lock()
+			defer mu.Unlock()
+			gate = newGatedStore(s)
+			return gate
+		}
+	})
+	_, n := c.leader()
+	if err := n.raft.Barrier(5 * time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 5*time.Second, "log durable", func() bool { return n.leaderLog.Durable() >= lastLogIndex(n) })
+	mu.Lock()
+	g := gate
+	mu.Unlock()
+	g.setClosed(true)
+	defer g.setClosed(false)
+	// The leader's own copy of the barrier stays unwritten; a single node
+	// commits it with the queued copy counted.
+	if err := n.raft.Barrier(5 * time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.Snapshot() }()
+	select {
+	case err := <-done:
+		metas, _ := n.snaps.List()
+		t.Fatalf("snapshot returned (%v, newest %v) while the leader's log is durable to %d", err, metas, n.leaderLog.Durable())
+	case <-time.After(300 * time.Millisecond):
+	}
+	g.setClosed(false)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	metas, err := n.snaps.List()
+	if err != nil || len(metas) == 0 || metas[0].Index > n.leaderLog.Durable() {
+		t.Fatalf("snapshot %v (%v) ahead of the durable log %d", metas, err, n.leaderLog.Durable())
+	}
+}
+
+// TestInstalledSnapshotSetsDurable: after a snapshot install the durable
+// index covers the snapshot, and a log emptied after the install is
+// durable up to the snapshot, not up to the old entries it held.
+func TestInstalledSnapshotSetsDurable(t *testing.T) {
+	l := newTestLeaderLog(t, newGatedStore(raft.NewInmemStore()), func(error) {})
+	defer l.Close()
+	setLeading(l, false)
+	mustStore(t, l, 1, 10) // a follower's log, old entries up to 10
+	if err := l.restored(5); err != nil || l.Durable() != 10 {
+		t.Fatalf("restored(5) over a log to 10: %v, durable %d", err, l.Durable())
+	}
+	if err := l.DeleteRange(1, 10); err != nil {
+		t.Fatal(err)
+	}
+	if d := l.Durable(); d != 5 {
+		t.Fatalf("log emptied after installing snapshot 5: durable %d, want 5", d)
+	}
+	if err := l.restored(20); err != nil || l.Durable() != 20 {
+		t.Fatalf("restored(20) over an empty log: %v, durable %d", err, l.Durable())
+	}
+}

@@ -365,6 +365,11 @@ func (n *Node) installStaged(id string) error {
 	if err := n.snaps.save(filepath.Join(n.snaps.dir, id), m); err != nil {
 		return err
 	}
+	if n.leaderLog != nil {
+		if err := n.leaderLog.restored(m.Raft.Index); err != nil {
+			return err
+		}
+	}
 	n.log.Info("installed snapshot", "id", id, "index", m.Raft.Index, "commitlog", fmt.Sprintf("[%d, %d)", st.MinCommitLogOffset(), m.Snap.CLEnd))
 	n.notifyApplied()
 	return os.RemoveAll(trash)

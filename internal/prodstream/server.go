@@ -47,11 +47,14 @@ type Handler func(ctx context.Context, req *pb.ProduceRequest) (*pb.ProduceRespo
 // with method (the unary Produce method's full name) as the name
 // grpc.Method reports. It returns nil when the client has closed its side
 // and every request read is answered. When stop is closed (the server is
-// shutting down) or the stream cannot be read (a message over the size
-// limit), it reads no more, answers the requests it read, and ends the
-// stream with an error status and the "raftmq-outcome: not-applied"
+// shutting down), it reads no more, answers the requests it read, and
+// ends the stream UNAVAILABLE with the "raftmq-outcome: not-applied"
 // trailer: the requests the client has no answer for were not read, so
-// nothing of them was stored.
+// nothing of them was stored. When the stream cannot be read (a message
+// over the size limit), grpc-go ends it at once with that error and no
+// such trailer, so the requests in flight have unknown outcomes (the
+// client sends requests over 1 MiB as unary calls, well below any
+// broker's limit).
 func Serve(stream pb.Broker_ProduceStreamServer, method string, h Handler, stop <-chan struct{}) error {
 	ctx := stream.Context()
 	var (
@@ -120,7 +123,6 @@ func Serve(stream pb.Broker_ProduceStreamServer, method string, h Handler, stop 
 		case ctx.Err() != nil:
 			return status.FromContextError(ctx.Err()).Err()
 		}
-		stream.SetTrailer(metadata.Pairs(outcomeTrailer, outcomeNotApplied))
 		return err
 	case <-stop:
 		end()

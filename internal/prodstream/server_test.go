@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -161,5 +164,66 @@ func TestServeEndsWithItsContext(t *testing.T) {
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) && status.Code(err) != codes.Canceled {
 		t.Fatalf("Serve after the context ended: %v", err)
+	}
+}
+
+type streamServer struct {
+	pb.UnimplementedBrokerServer
+	h Handler
+}
+
+func (s *streamServer) ProduceStream(st pb.Broker_ProduceStreamServer) error {
+	return Serve(st, "/m", s.h, nil)
+}
+
+// TestServeUnreadableRequestIsNotNotApplied: over real gRPC, a message
+// over the server's size limit ends the stream at once (grpc-go writes
+// the status itself). A request in its handler then has no answer, so the
+// stream must not end with the not-applied trailer, which would let the
+// client treat that request as never stored (found by review).
+func TestServeUnreadableRequestIsNotNotApplied(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	h := func(ctx context.Context, r *pb.ProduceRequest) (*pb.ProduceResponse, error) {
+		close(started)
+		<-release
+		return &pb.ProduceResponse{}, nil
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(1000))
+	pb.RegisterBrokerServer(gs, &streamServer{h: h})
+	go func() { _ = gs.Serve(lis) }()
+	defer gs.Stop()
+	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	st, err := pb.NewBrokerClient(cc).ProduceStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Send(req(1, "t")); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	_ = st.Send(req(2, strings.Repeat("x", 2000))) // over the server's limit
+	defer close(release)
+	for {
+		r, err := st.Recv()
+		if err == nil {
+			continue // an answer (request 1's) is fine
+		}
+		if status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("stream ended with %v (answer %v), want RESOURCE_EXHAUSTED", err, r)
+		}
+		break
+	}
+	if v := st.Trailer().Get(outcomeTrailer); len(v) > 0 {
+		t.Fatalf("stream with a request in flight ended with trailer %s: %v", outcomeTrailer, v)
 	}
 }
