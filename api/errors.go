@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/raftmq/raftmq/broker"
+	"github.com/raftmq/raftmq/internal/prodstream"
 	"github.com/raftmq/raftmq/raftfsm"
 	"github.com/raftmq/raftmq/store"
 )
@@ -19,13 +20,10 @@ import (
 const LeaderTrailer = "raftmq-leader"
 
 // OutcomeTrailer is the response trailer of a failed Produce that says
-// what became of it: OutcomeNotApplied means the request was refused
-// before it reached Raft, so none of it was stored, whatever the status
-// code (UNAVAILABLE while a group has no leader, say). Without it an
-// UNAVAILABLE or DEADLINE_EXCEEDED produce may have been stored.
+// what became of it (see prodstream.OutcomeTrailer).
 const (
-	OutcomeTrailer    = "raftmq-outcome"
-	OutcomeNotApplied = "not-applied"
+	OutcomeTrailer    = prodstream.OutcomeTrailer
+	OutcomeNotApplied = prodstream.OutcomeNotApplied
 )
 
 // errorCodes is THE table from broker, raftfsm and store errors to gRPC

@@ -14,6 +14,7 @@ import (
 
 	"github.com/raftmq/raftmq/api/raftmqpb"
 	"github.com/raftmq/raftmq/broker"
+	"github.com/raftmq/raftmq/internal/prodstream"
 )
 
 // Options configures a Server.
@@ -93,16 +94,11 @@ func MaxMessageBytes(cfg broker.Config) int {
 	return max(cfg.MaxRequestBytes(), cfg.DefaultFetchBytes+cfg.MessageLimits.MaxMessageSize+cfg.MessageLimits.MaxPropertiesSize) + framing
 }
 
-// StreamWindow and ConnWindow are the HTTP/2 flow-control windows of a
-// stream and of a connection. Fixed windows turn off grpc-go's bandwidth
-// estimator, which otherwise pings on every request that arrives after the
-// previous ping's answer: with one synchronous producer that is a PING and
-// its ACK per request each way, and a write syscall more per response.
-// 4 MiB per stream lets a full produce batch go without waiting for a
-// window update.
+// StreamWindow and ConnWindow are the fixed HTTP/2 flow-control windows
+// of the broker's connections (see prodstream.StreamWindow).
 const (
-	StreamWindow = 4 << 20
-	ConnWindow   = 16 << 20
+	StreamWindow = prodstream.StreamWindow
+	ConnWindow   = prodstream.ConnWindow
 )
 
 // ServerOptions returns the grpc.Server options the service needs: its

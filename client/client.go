@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	pb "github.com/raftmq/raftmq/api/raftmqpb"
+	"github.com/raftmq/raftmq/internal/prodstream"
 )
 
 // Client is a connection pool to a raftmq cluster plus its route cache. It
@@ -93,9 +94,8 @@ func (c *Client) conn(addr string) (pb.BrokerClient, error) {
 		return streamBroker{BrokerClient: pb.NewBrokerClient(cc), c: c, addr: addr}, nil
 	}
 	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(c.cfg.creds),
-		// Fixed windows (as the broker's, api.StreamWindow): no bandwidth
-		// estimator pings per request.
-		grpc.WithInitialWindowSize(4 << 20), grpc.WithInitialConnWindowSize(16 << 20)}, c.cfg.dialOptions...)
+		// Fixed windows: no bandwidth estimator pings per request.
+		grpc.WithInitialWindowSize(prodstream.StreamWindow), grpc.WithInitialConnWindowSize(prodstream.ConnWindow)}, c.cfg.dialOptions...)
 	target := addr
 	if to, ok := c.cfg.addrMap[addr]; ok {
 		target = to

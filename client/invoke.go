@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/raftmq/raftmq/api/raftmqpb"
+	"github.com/raftmq/raftmq/internal/prodstream"
 )
 
 // leaderTrailer is the response trailer in which a node that is not the
@@ -20,7 +21,7 @@ const leaderTrailer = "raftmq-leader"
 // outcomeTrailer is the response trailer in which a node says a failed
 // Produce was refused before it reached Raft ("not-applied"): nothing of
 // it was stored, whatever the status code.
-const outcomeTrailer, outcomeNotApplied = "raftmq-outcome", "not-applied"
+const outcomeTrailer, outcomeNotApplied = prodstream.OutcomeTrailer, prodstream.OutcomeNotApplied
 
 // callSpec says where the attempts of one call go and how its errors read.
 type callSpec struct {

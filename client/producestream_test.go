@@ -223,13 +223,15 @@ func TestCanceledCallerLeavesOthersAlone(t *testing.T) {
 // handler that waits for gate.
 type streamOnly struct {
 	pb.UnimplementedBrokerServer
-	gate <-chan struct{}
-	stop <-chan struct{}
+	started chan<- struct{} // gets a value when a "slow" request reaches the handler
+	gate    <-chan struct{}
+	stop    <-chan struct{}
 }
 
 func (s streamOnly) ProduceStream(st pb.Broker_ProduceStreamServer) error {
 	return prodstream.Serve(st, pb.Broker_Produce_FullMethodName, func(ctx context.Context, req *pb.ProduceRequest) (*pb.ProduceResponse, error) {
 		if req.GetTopic() == "slow" {
+			s.started <- struct{}{}
 			<-s.gate
 		}
 		return &pb.ProduceResponse{}, nil
@@ -245,9 +247,9 @@ func TestServerStopEndsProduceStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gate, stop := make(chan struct{}), make(chan struct{})
+	started, gate, stop := make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	gs := grpc.NewServer()
-	pb.RegisterBrokerServer(gs, streamOnly{gate: gate, stop: stop})
+	pb.RegisterBrokerServer(gs, streamOnly{started: started, gate: gate, stop: stop})
 	go func() { _ = gs.Serve(lis) }()
 	defer gs.Stop()
 	addr := lis.Addr().String()
@@ -266,7 +268,7 @@ func TestServerStopEndsProduceStream(t *testing.T) {
 		_, err := b.Produce(ctx, &pb.ProduceRequest{Topic: "slow"})
 		slow <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // let the slow request reach the handler
+	<-started // the slow request is in its handler
 	close(stop)
 	stopped := make(chan struct{})
 	go func() { gs.GracefulStop(); close(stopped) }()

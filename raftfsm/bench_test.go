@@ -56,28 +56,6 @@ func BenchmarkProduceR3SlowLeaderLog(b *testing.B) {
 	}
 }
 
-// slowLog delays every append while the node it belongs to is slow.
-type slowLog struct {
-	raft.LogStore
-	id    string
-	slow  *atomic.Pointer[string]
-	delay time.Duration
-}
-
-func (s *slowLog) StoreLogs(logs []*raft.Log) error {
-	if p := s.slow.Load(); p != nil && *p == s.id {
-		time.Sleep(s.delay)
-	}
-	return s.LogStore.StoreLogs(logs)
-}
-
-func (s *slowLog) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
-
-func (s *slowLog) IsMonotonic() bool {
-	m, ok := s.LogStore.(raft.MonotonicLogStore)
-	return ok && m.IsMonotonic()
-}
-
 // benchProduceR3 runs one variant; slowLeader > 0 delays each append of the
 // leader's Raft log by that much.
 func benchProduceR3(b *testing.B, logStore string, cache int, mode string, slowLeader time.Duration, producers, batch int) {
@@ -91,7 +69,14 @@ func benchProduceR3(b *testing.B, logStore string, cache int, mode string, slowL
 		cfg := DefaultConfig() // production timeouts and store options
 		if slowLeader > 0 {
 			cfg.wrapLog = func(s raft.LogStore) raft.LogStore {
-				return &slowLog{LogStore: s, id: peers[i].ID, slow: &slow, delay: slowLeader}
+				g := newGatedStore(s)
+				g.delay = func() time.Duration {
+					if p := slow.Load(); p != nil && *p == peers[i].ID {
+						return slowLeader
+					}
+					return 0
+				}
+				return g
 			}
 		}
 		cfg.NodeID, cfg.Dir, cfg.RaftBind = peers[i].ID, b.TempDir(), peers[i].RaftAddr

@@ -257,15 +257,14 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 		}
 		queues[topic] = qs
 	}
-	return &fsmSnapshot{st: st, ll: n.leaderLog, index: n.appliedIndex.Load(), meta: snapMeta{Kind: kindLocal, Tables: t, CLEnd: st.MaxCommitLogOffset(),
+	return &fsmSnapshot{st: st, ll: n.leaderLog, meta: snapMeta{Kind: kindLocal, Tables: t, CLEnd: st.MaxCommitLogOffset(),
 		SegmentSize: st.SegmentSize(), Queues: queues, Producers: n.producers.clone()}}, nil
 }
 
 type fsmSnapshot struct {
-	st    *store.Store
-	ll    *leaderLog // nil with the serial leader append
-	index uint64     // the last entry the snapshot covers
-	meta  snapMeta
+	st   *store.Store
+	ll   *leaderLog // nil with the serial leader append
+	meta snapMeta
 }
 
 // Persist makes the store durable up to the snapshot's end and writes the
@@ -275,14 +274,12 @@ type fsmSnapshot struct {
 // the log would leave, after a power loss, a log that ends below the
 // snapshot, which raft-wal cannot append to.
 func (s *fsmSnapshot) Persist(out raft.SnapshotSink) error {
-	if s.ll != nil {
-		// hashicorp/raft saves the snapshot under the index of the last
-		// entry its FSM loop handled, no-op and barrier entries included
-		// (they never reach ApplyBatch): wait for that one.
-		index := s.index
-		if k, ok := out.(*sink); ok {
-			index = max(index, k.meta.Raft.Index)
-		}
+	// hashicorp/raft saves the snapshot under the index of the last entry
+	// its FSM loop handled, no-op and barrier entries included (they never
+	// reach ApplyBatch): the index our snapshot store's sink was created
+	// with, which is what to wait for.
+	if k, ok := out.(*sink); ok && s.ll != nil {
+		index := k.meta.Raft.Index
 		if err := s.ll.waitOwn(index); err != nil {
 			out.Cancel()
 			return fmt.Errorf("raftfsm: snapshot at %d waits for the raft log: %w", index, err)

@@ -500,7 +500,7 @@ func (t *clampTransport) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress
 //
 // Heartbeats (no entries) never count.
 type followerAcks struct {
-	raft func() (term uint64, voters []raft.ServerID) // the leader's current term and voters
+	raft func() (term uint64, voters []raft.Server) // the leader's current term and voters
 
 	mu    sync.Mutex
 	term  uint64
@@ -540,11 +540,11 @@ func (a *followerAcks) record(id raft.ServerID, args *raft.AppendEntriesRequest,
 
 // quorumIndex is the highest index that a quorum of voters other than
 // this node has acknowledged; the caller holds a.mu.
-func (a *followerAcks) quorumIndex(voters []raft.ServerID) uint64 {
+func (a *followerAcks) quorumIndex(voters []raft.Server) uint64 {
 	need := len(voters)/2 + 1
 	idx := make([]uint64, 0, len(voters))
 	for _, v := range voters {
-		if i, ok := a.acked[v]; ok {
+		if i, ok := a.acked[v.ID]; ok {
 			idx = append(idx, i)
 		}
 	}

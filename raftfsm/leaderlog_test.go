@@ -24,6 +24,8 @@ type gatedStore struct {
 	fail   error // appends fail with it when set
 	calls  [][]uint64
 	parked int // appends waiting at the gate
+	// delay, when set, is how long each append sleeps first (a slow disk).
+	delay func() time.Duration
 }
 
 func newGatedStore(s raft.LogStore) *gatedStore {
@@ -33,6 +35,9 @@ func newGatedStore(s raft.LogStore) *gatedStore {
 }
 
 func (g *gatedStore) StoreLogs(logs []*raft.Log) error {
+	if g.delay != nil {
+		time.Sleep(g.delay())
+	}
 	g.mu.Lock()
 	g.parked++
 	g.cond.Broadcast()
@@ -484,7 +489,13 @@ func TestLaggingWALFollowerCatchesUpBySnapshot(t *testing.T) {
 func TestFollowerAcksCountOnlyDurableCurrentTermAcks(t *testing.T) {
 	term := uint64(5)
 	voters := []raft.ServerID{"l", "a", "b"}
-	a := &followerAcks{raft: func() (uint64, []raft.ServerID) { return term, voters }}
+	a := &followerAcks{raft: func() (uint64, []raft.Server) {
+		var out []raft.Server
+		for _, id := range voters {
+			out = append(out, raft.Server{ID: id, Suffrage: raft.Voter})
+		}
+		return term, out
+	}}
 	ae := func(reqTerm, lastTerm, prev uint64, n int) *raft.AppendEntriesRequest {
 		req := &raft.AppendEntriesRequest{Term: reqTerm, PrevLogEntry: prev}
 		for i := range n {

@@ -284,18 +284,7 @@ func (n *Node) startRaft() error {
 
 // termAndVoters returns Raft's current term and the voters of its latest
 // configuration (followerAcks); both are read without Raft's main loop.
-func (n *Node) termAndVoters() (uint64, []raft.ServerID) {
-	term := n.raft.CurrentTerm()
-	var voters []raft.ServerID
-	if f := n.raft.GetConfiguration(); f.Error() == nil {
-		for _, s := range f.Configuration().Servers {
-			if s.Suffrage == raft.Voter {
-				voters = append(voters, s.ID)
-			}
-		}
-	}
-	return term, voters
-}
+func (n *Node) termAndVoters() (uint64, []raft.Server) { return n.raft.CurrentTerm(), n.voters() }
 
 func (n *Node) bootstrapConfig() raft.Configuration {
 	servers := []raft.Server{{ID: raft.ServerID(n.cfg.NodeID), Address: n.trans.LocalAddr()}}

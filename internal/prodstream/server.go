@@ -26,9 +26,29 @@ import (
 	pb "github.com/raftmq/raftmq/api/raftmqpb"
 )
 
-// The trailer a broker sets on a produce it refused before Raft (api's
-// OutcomeTrailer; api imports this package).
-const outcomeTrailer, outcomeNotApplied = "raftmq-outcome", "not-applied"
+// OutcomeTrailer is the response trailer of a failed Produce that says
+// what became of it: OutcomeNotApplied means the request was refused
+// before it reached Raft, so none of it was stored, whatever the status
+// code (UNAVAILABLE while a group has no leader, say). Without it an
+// UNAVAILABLE or DEADLINE_EXCEEDED produce may have been stored. The one
+// definition the broker (api), the client and this package share.
+const (
+	OutcomeTrailer    = "raftmq-outcome"
+	OutcomeNotApplied = "not-applied"
+)
+
+// StreamWindow and ConnWindow are the HTTP/2 flow-control windows of a
+// stream and of a connection, on the broker, the client and the broker's
+// calls to other nodes. Fixed windows turn off grpc-go's bandwidth
+// estimator, which otherwise pings on every request that arrives after the
+// previous ping's answer: with one synchronous producer that is a PING and
+// its ACK per request each way, and a write syscall more per response.
+// 4 MiB per stream lets a full produce batch go without waiting for a
+// window update.
+const (
+	StreamWindow = 4 << 20
+	ConnWindow   = 16 << 20
+)
 
 // MaxInFlight is how many requests of one stream are handled at once, and
 // MaxInFlightBytes how many bytes of requests (a larger request alone is
@@ -126,7 +146,7 @@ func Serve(stream pb.Broker_ProduceStreamServer, method string, h Handler, stop 
 		return err
 	case <-stop:
 		end()
-		stream.SetTrailer(metadata.Pairs(outcomeTrailer, outcomeNotApplied))
+		stream.SetTrailer(metadata.Pairs(OutcomeTrailer, OutcomeNotApplied))
 		return status.Error(codes.Unavailable, "broker is shutting down: requests without an answer were not applied")
 	}
 }
@@ -136,7 +156,7 @@ func handle(ctx context.Context, method string, in *pb.ProduceStreamRequest, h H
 	out := &pb.ProduceStreamResponse{Id: in.GetId()}
 	if in.GetRequest() == nil {
 		out.Code, out.Message = uint32(codes.InvalidArgument), "produce stream request without a request"
-		out.Trailer = map[string]string{outcomeTrailer: outcomeNotApplied}
+		out.Trailer = map[string]string{OutcomeTrailer: OutcomeNotApplied}
 		return out
 	}
 	if ms := in.GetTimeoutMs(); ms > 0 {

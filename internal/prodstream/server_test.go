@@ -85,7 +85,7 @@ func TestServeAnswersEachRequestLikeACall(t *testing.T) {
 			return nil, status.Error(codes.Internal, "no request timeout")
 		}
 		if r.GetTopic() == "bad" {
-			_ = grpc.SetTrailer(ctx, metadata.Pairs(outcomeTrailer, outcomeNotApplied))
+			_ = grpc.SetTrailer(ctx, metadata.Pairs(OutcomeTrailer, OutcomeNotApplied))
 			return nil, status.Error(codes.NotFound, "no topic bad")
 		}
 		return &pb.ProduceResponse{Results: []*pb.SendResult{{MsgId: r.GetTopic()}}}, nil
@@ -106,10 +106,10 @@ func TestServeAnswersEachRequestLikeACall(t *testing.T) {
 	if r := got[1]; r.GetCode() != 0 || r.GetResponse().GetResults()[0].GetMsgId() != "good" {
 		t.Errorf("request 1: %v", r)
 	}
-	if r := got[2]; codes.Code(r.GetCode()) != codes.NotFound || r.GetMessage() != "no topic bad" || r.GetTrailer()[outcomeTrailer] != outcomeNotApplied {
+	if r := got[2]; codes.Code(r.GetCode()) != codes.NotFound || r.GetMessage() != "no topic bad" || r.GetTrailer()[OutcomeTrailer] != OutcomeNotApplied {
 		t.Errorf("request 2: %v", r)
 	}
-	if r := got[3]; codes.Code(r.GetCode()) != codes.InvalidArgument || r.GetTrailer()[outcomeTrailer] != outcomeNotApplied {
+	if r := got[3]; codes.Code(r.GetCode()) != codes.InvalidArgument || r.GetTrailer()[OutcomeTrailer] != OutcomeNotApplied {
 		t.Errorf("request 3 (no request): %v", r)
 	}
 }
@@ -141,8 +141,8 @@ func TestServeStopAnswersWhatItRead(t *testing.T) {
 	if status.Code(err) != codes.Unavailable {
 		t.Fatalf("Serve after stop: %v, want UNAVAILABLE", err)
 	}
-	if v := f.trailer.Get(outcomeTrailer); len(v) != 1 || v[0] != outcomeNotApplied {
-		t.Fatalf("trailer %v, want %s: %s", f.trailer, outcomeTrailer, outcomeNotApplied)
+	if v := f.trailer.Get(OutcomeTrailer); len(v) != 1 || v[0] != OutcomeNotApplied {
+		t.Fatalf("trailer %v, want %s: %s", f.trailer, OutcomeTrailer, OutcomeNotApplied)
 	}
 	if got := f.responses(); len(got) != 1 || got[1].GetCode() != 0 {
 		t.Fatalf("responses %v, want request 1 answered", got)
@@ -223,7 +223,7 @@ func TestServeUnreadableRequestIsNotNotApplied(t *testing.T) {
 		}
 		break
 	}
-	if v := st.Trailer().Get(outcomeTrailer); len(v) > 0 {
-		t.Fatalf("stream with a request in flight ended with trailer %s: %v", outcomeTrailer, v)
+	if v := st.Trailer().Get(OutcomeTrailer); len(v) > 0 {
+		t.Fatalf("stream with a request in flight ended with trailer %s: %v", OutcomeTrailer, v)
 	}
 }
