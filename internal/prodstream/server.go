@@ -138,10 +138,12 @@ func Serve(stream pb.Broker_ProduceStreamServer, method string, h Handler, stop 
 	case err := <-recvErr:
 		end()
 		switch {
+		case ctx.Err() != nil:
+			// Checked first: the receive loop also stops (err nil) when
+			// the context ends while it waits for room.
+			return status.FromContextError(ctx.Err()).Err()
 		case err == nil || errors.Is(err, io.EOF):
 			return nil
-		case ctx.Err() != nil:
-			return status.FromContextError(ctx.Err()).Err()
 		}
 		return err
 	case <-stop:
