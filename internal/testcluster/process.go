@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/raftmq/raftmq/internal/testutil"
 )
 
 // stopTimeout bounds how long Stop waits after SIGTERM before SIGKILL.
@@ -117,6 +119,33 @@ func (c *Cluster) Pause(i int) {
 	c.t.Helper()
 	c.signal(i, syscall.SIGSTOP)
 	c.nodes[i].paused = true
+	// kill returns once the signal is queued; a thread running on another
+	// CPU stops a moment later, and until then it can still answer.
+	pid := c.nodes[i].proc.cmd.Process.Pid
+	testutil.WaitFor(c.t, 5*time.Second, fmt.Sprintf("every thread of %s stopped", c.nodes[i].id), func() bool {
+		return allStopped(pid)
+	})
+}
+
+// allStopped reports whether every thread of process pid is stopped
+// (state T in /proc/pid/task/*/stat).
+func allStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, t.Name()))
+		if err != nil {
+			return false
+		}
+		// The state follows the command name, which is in parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false
+		}
+	}
+	return true
 }
 
 // Resume continues node i after Pause with SIGCONT.
