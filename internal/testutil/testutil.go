@@ -3,7 +3,13 @@
 package testutil
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -29,14 +35,34 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 // FreeAddr returns a 127.0.0.1 address whose port was free for both TCP and
 // UDP a moment ago (gossip uses both), for a node started later at a known
 // address.
+//
+// Ports come from below the kernel's ephemeral range, so no outgoing
+// connection of any process takes one between this call and the node's
+// bind (":0" ports were, and a test then failed with "address already in
+// use"). Each is claimed with a lock file held until this test process
+// exits, so concurrent test processes (go test runs packages in parallel)
+// never hand out the same port, and this process never hands one out
+// twice.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	portMu.Lock()
+	defer portMu.Unlock()
+	if portNext == 0 {
+		portNext = portLow + rand.IntN(portHigh-portLow)
+	}
+	for range portHigh - portLow {
+		p := portNext
+		if portNext++; portNext == portHigh {
+			portNext = portLow
 		}
-		addr := l.Addr().String()
+		if !claimPort(p) {
+			continue
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", p)
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
 		u, err := net.ListenPacket("udp", addr)
 		_ = l.Close()
 		if err == nil {
@@ -46,4 +72,29 @@ func FreeAddr(t testing.TB) string {
 	}
 	t.Fatal("no loopback port free for both TCP and UDP")
 	return ""
+}
+
+// portLow and portHigh bound the ports FreeAddr hands out: below Linux's
+// default ephemeral range (32768-60999).
+const portLow, portHigh = 10000, 32000
+
+var (
+	portMu    sync.Mutex
+	portNext  int
+	portLocks []*os.File // kept open: each holds its port's lock until exit
+)
+
+// claimPort takes port p's lock file for this process, or reports that
+// another test process holds it.
+func claimPort(p int) bool {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), fmt.Sprintf("raftmq-test-port-%d.lock", p)), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return false
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		return false
+	}
+	portLocks = append(portLocks, f)
+	return true
 }

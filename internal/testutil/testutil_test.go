@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"net"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -44,4 +45,26 @@ func TestFreeAddrIsBindable(t *testing.T) {
 		t.Fatalf("listen on %s: %v", addr, err)
 	}
 	l.Close()
+}
+
+// TestFreeAddrClaimsDistinctPorts: ports are distinct, below the
+// ephemeral range, and locked (a second claim, as another test process
+// would make, fails while this process lives).
+func TestFreeAddrClaimsDistinctPorts(t *testing.T) {
+	seen := map[string]bool{}
+	for range 50 {
+		addr := FreeAddr(t)
+		if seen[addr] {
+			t.Fatalf("%s handed out twice", addr)
+		}
+		seen[addr] = true
+		_, port, _ := net.SplitHostPort(addr)
+		p, err := strconv.Atoi(port)
+		if err != nil || p < portLow || p >= portHigh {
+			t.Fatalf("%s outside [%d, %d)", addr, portLow, portHigh)
+		}
+		if claimPort(p) {
+			t.Fatalf("port %d claimed twice", p)
+		}
+	}
 }
