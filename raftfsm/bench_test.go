@@ -68,7 +68,7 @@ func benchProduceR3(b *testing.B, logStore string, cache int, mode string, slowL
 	for i := range nodes {
 		cfg := DefaultConfig() // production timeouts and store options
 		if slowLeader > 0 {
-			cfg.wrapLog = func(s raft.LogStore) raft.LogStore {
+			cfg.WrapLogStore = func(s raft.LogStore) raft.LogStore {
 				g := newGatedStore(s)
 				g.delay = func() time.Duration {
 					if p := slow.Load(); p != nil && *p == peers[i].ID {

@@ -75,8 +75,11 @@ type Config struct {
 	// of followers already holds it durably (followerAcks in leaderlog.go).
 	// Only for comparison benchmarks: both keep the same promise.
 	LeaderCopyBeforeApply bool
-	// wrapLog, when set (tests only), wraps the Raft log store as opened.
-	wrapLog func(raft.LogStore) raft.LogStore
+	// WrapLogStore, when set, wraps the Raft log store as opened, under
+	// the log cache and the leader log. It is for tests only: in-process
+	// tests slow or gate appends with it, and the daemon's disk fault test
+	// hook puts the Raft log behind the same stalls as the store.
+	WrapLogStore func(raft.LogStore) raft.LogStore
 	// walSegmentSize, when set (tests only), is raft-wal's segment size.
 	walSegmentSize int
 	// ApplyTimeout bounds how long a command may wait to enter Raft's queue.

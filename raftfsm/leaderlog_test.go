@@ -264,7 +264,7 @@ func gatedCluster(t *testing.T, tweak func(*Config)) (*cluster, func(id string) 
 	var mu sync.Mutex
 	c := newCluster(t, 3, func(cfg *Config) {
 		id := cfg.NodeID
-		cfg.wrapLog = func(s raft.LogStore) raft.LogStore {
+		cfg.WrapLogStore = func(s raft.LogStore) raft.LogStore {
 			g := newGatedStore(s)
 			mu.Lock()
 			gates[id] = g
@@ -710,7 +710,7 @@ func TestSnapshotNotAheadOfOwnLog(t *testing.T) {
 	)
 	c := newCluster(t, 1, func(cfg *Config) {
 		cfg.SnapshotInterval = time.Hour
-		cfg.wrapLog = func(s raft.LogStore) raft.LogStore {
+		cfg.WrapLogStore = func(s raft.LogStore) raft.LogStore {
 			mu.Lock()
 			defer mu.Unlock()
 			gate = newGatedStore(s)

@@ -84,8 +84,8 @@ func Open(cfg Config) (*Node, error) {
 	if n.logStore, n.stable, err = n.openLogStore(raftDir); err != nil {
 		return nil, err
 	}
-	if cfg.wrapLog != nil {
-		n.logStore = cfg.wrapLog(n.logStore)
+	if cfg.WrapLogStore != nil {
+		n.logStore = cfg.WrapLogStore(n.logStore)
 	}
 	if cfg.LogCacheEntries > 0 {
 		// The cache sits under the leader log, never over it: a cache

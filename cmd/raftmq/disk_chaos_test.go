@@ -24,7 +24,8 @@ import (
 // (testcluster.Options.DiskFaults), so the store's disk of one node can be
 // made slow, stalled, or lazy (unsynced writes kept in process memory, so
 // kill -9 loses them: the power-loss model) while the checker's workload
-// runs. Raft's own log is not behind the hook. Each test heals, runs the
+// runs. A slow or stalled disk is the whole disk: the node's Raft log
+// appends wait too (the lazy mode is the store's only). Each test heals, runs the
 // checker (which reads every replica), then stops every node and runs the
 // offline store verifier on its store, and logs the CHAOS line.
 
@@ -96,10 +97,10 @@ func randomFollower(c *testcluster.Cluster, leader int, rng *rand.Rand) int {
 	return (leader + 1 + rng.IntN(c.Size()-1)) % c.Size()
 }
 
-// TestChaosDiskStallFollower: a follower's store stops writing for 4s
-// under load. Its Raft log still accepts entries, so the leader keeps a
-// quorum and writes must not stop; the follower's FSM stalls, then
-// applies the backlog and converges.
+// TestChaosDiskStallFollower: a follower's disk stops writing for 4s under
+// load: its Raft log stops taking entries and its FSM stops applying. The
+// leader keeps a quorum with the other follower, so writes must not stop;
+// the stalled follower then stores and applies the backlog and converges.
 func TestChaosDiskStallFollower(t *testing.T) {
 	runDisk(t, "disk-stall-follower", 5*time.Second, func(t *testing.T, ctx context.Context, c *testcluster.Cluster, ck *checker.Checker, rng *rand.Rand) {
 		f := randomFollower(c, c.Leader(ctx), rng)
@@ -111,8 +112,9 @@ func TestChaosDiskStallFollower(t *testing.T) {
 	})
 }
 
-// TestChaosDiskSlowLeader: every store write and sync of the leader takes
-// 20ms more for 4s: the group keeps acking, more slowly.
+// TestChaosDiskSlowLeader: every store write and sync and every Raft log
+// append of the leader takes 20ms more for 4s: the group keeps acking
+// (the followers' copies make the quorum while the leader's lag).
 func TestChaosDiskSlowLeader(t *testing.T) {
 	runDisk(t, "disk-slow-leader", 5*time.Second, func(t *testing.T, ctx context.Context, c *testcluster.Cluster, ck *checker.Checker, _ *rand.Rand) {
 		l := c.Leader(ctx)
@@ -131,13 +133,14 @@ func TestChaosDiskSlowLeader(t *testing.T) {
 // on the stalled leader (2s), so the failover shows within the stall.
 const stallLeaderLen = 6 * time.Second
 
-// TestChaosDiskStallLeader: the leader's store stops writing for 6s under
-// load. Its FSM stops applying, so it cannot answer produces, while its
-// Raft log and heartbeats go on, so no election deposes it: the broker's
-// apply watchdog (broker.Config.ApplyStallTimeout, 2s) must hand the
-// leadership over, and writes must resume before the disk comes back.
-// Nothing acked may be lost, and the stalled node must rejoin and
-// converge.
+// TestChaosDiskStallLeader: the leader's disk stops writing for 6s under
+// load. Its own Raft log copy stops (the followers' copies still commit
+// entries, up to the leader's limit of unsynced entries) and its FSM stops
+// applying, so it cannot answer produces, while its heartbeats go on, so
+// no election deposes it: the broker's apply watchdog
+// (broker.Config.ApplyStallTimeout, 2s) must hand the leadership over,
+// and writes must resume before the disk comes back. Nothing acked may be
+// lost, and the stalled node must rejoin and converge.
 func TestChaosDiskStallLeader(t *testing.T) {
 	runDisk(t, "disk-stall-leader", 2*time.Second, func(t *testing.T, ctx context.Context, c *testcluster.Cluster, ck *checker.Checker, _ *rand.Rand) {
 		l := c.Leader(ctx)

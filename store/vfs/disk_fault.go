@@ -83,6 +83,12 @@ func sleepOrChange(st *diskState) {
 	}
 }
 
+// Gate applies the mode to a write-side call made outside this file
+// system, such as an append to a Raft log kept on the same disk: it
+// sleeps in DiskSlow and blocks while DiskStall lasts. DiskLazy and
+// DiskNormal let it through at once.
+func (f *DiskFaultFS) Gate() { f.gate(true) }
+
 // node returns the shared state of name, counting one more handle.
 func (f *DiskFaultFS) node(name string) *diskNode {
 	name = filepath.Clean(name)

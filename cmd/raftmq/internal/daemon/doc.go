@@ -92,10 +92,13 @@
 //
 //	normal            (also: empty or missing file)
 //	slow <duration>   every CommitLog/ConsumeQueue/index write and sync
-//	                  waits the duration first, e.g. "slow 20ms"
-//	stall             writes and syncs block until the mode changes
-//	lazy              written bytes stay in process memory until the
-//	                  file's fsync, so kill -9 loses what was not synced
+//	                  and every Raft log append waits the duration
+//	                  first, e.g. "slow 20ms"
+//	stall             the store's writes and syncs and the Raft log's
+//	                  appends block until the mode changes
+//	lazy              the store's written bytes stay in process memory
+//	                  until the file's fsync, so kill -9 loses what was
+//	                  not synced (the Raft log is not lazy)
 //
 // The daemon logs a warning naming the hook at startup and at every mode
 // change, and sets the mode back to normal before a graceful shutdown.

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/raftmq/raftmq/store/vfs"
 )
 
@@ -85,6 +87,35 @@ func (h *diskFaultHook) apply(last string) string {
 		h.log.Warn("test hook: disk fault mode set", "mode", m.String())
 	}
 	return text
+}
+
+// wrapLogStore puts the Raft log behind the hook: a disk fault is the
+// whole disk's, so appends and deletions wait in the stall and slow modes
+// as the store's writes do (reads go on, as the store's do). The lazy
+// mode applies to the store only.
+func (h *diskFaultHook) wrapLogStore(ls raft.LogStore) raft.LogStore {
+	return &gatedLogStore{LogStore: ls, gate: h.fs.Gate}
+}
+
+// gatedLogStore calls gate before every write-side call of its log store.
+type gatedLogStore struct {
+	raft.LogStore
+	gate func()
+}
+
+func (g *gatedLogStore) StoreLog(l *raft.Log) error {
+	g.gate()
+	return g.LogStore.StoreLog(l)
+}
+
+func (g *gatedLogStore) StoreLogs(ls []*raft.Log) error {
+	g.gate()
+	return g.LogStore.StoreLogs(ls)
+}
+
+func (g *gatedLogStore) DeleteRange(lo, hi uint64) error {
+	g.gate()
+	return g.LogStore.DeleteRange(lo, hi)
 }
 
 // stop ends the poller and leaves the disk normal, so that shutdown

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"github.com/raftmq/raftmq/internal/testutil"
 	"github.com/raftmq/raftmq/store/vfs"
 )
@@ -56,6 +58,63 @@ func TestDiskFaultHookFollowsControlFile(t *testing.T) {
 	h.stop()
 	if m := h.fs.Mode(); m.Kind != vfs.DiskNormal {
 		t.Fatalf("mode after stop %v; want normal", m)
+	}
+}
+
+// TestDiskFaultHookGatesRaftLog: the Raft log the hook wraps waits in a
+// stalled disk for appends and deletions, not for reads, and goes on once
+// the disk is normal again.
+func TestDiskFaultHookGatesRaftLog(t *testing.T) {
+	control := filepath.Join(t.TempDir(), "disk")
+	if err := os.WriteFile(control, []byte("stall"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(faultFSEnv, control)
+	h := startDiskFaultHook(t.Context(), slog.New(slog.DiscardHandler))
+	if h == nil {
+		t.Fatal("no hook with " + faultFSEnv + " set")
+	}
+	defer h.stop()
+	inner := raft.NewInmemStore()
+	if err := inner.StoreLog(&raft.Log{Index: 1, Term: 1}); err != nil {
+		t.Fatal(err)
+	}
+	ls := h.wrapLogStore(inner)
+	var got raft.Log
+	if err := ls.GetLog(1, &got); err != nil || got.Index != 1 {
+		t.Fatalf("read in a stalled disk: %+v, %v", got, err)
+	}
+	stored := make(chan error, 1)
+	go func() { stored <- ls.StoreLogs([]*raft.Log{{Index: 2, Term: 1}}) }()
+	deleted := make(chan error, 1)
+	go func() { deleted <- ls.DeleteRange(1, 1) }()
+	// Nothing may get through while the disk stalls: give the calls far
+	// longer than they need when the disk is normal.
+	select {
+	case err := <-stored:
+		t.Fatalf("append went through a stalled disk: %v", err)
+	case err := <-deleted:
+		t.Fatalf("deletion went through a stalled disk: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if last, _ := inner.LastIndex(); last != 1 {
+		t.Fatalf("last index %d during the stall; want 1", last)
+	}
+	if err := os.WriteFile(control, []byte("normal"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []chan error{stored, deleted} {
+		select {
+		case err := <-c:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the Raft log stayed stalled after the disk was normal again")
+		}
+	}
+	if first, _ := inner.FirstIndex(); first != 2 {
+		t.Fatalf("first index %d after the stall; want 2", first)
 	}
 }
 

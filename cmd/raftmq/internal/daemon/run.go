@@ -75,6 +75,7 @@ func serve(ctx context.Context, cfg Config, version string, log *slog.Logger) er
 	defer hook.stop()
 	if hook != nil {
 		rc.Store.FS = hook.fs
+		rc.WrapLogStore = hook.wrapLogStore
 	}
 	g, err := prepareRaft(ctx, cfg, version, &rc, log)
 	if err != nil {
