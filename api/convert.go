@@ -97,5 +97,6 @@ func toPBNodeStatus(st broker.NodeStatus) *raftmqpb.NodeStatus {
 		AppliedIndex: st.AppliedIndex,
 		CommitlogEnd: st.CommitLogEnd,
 		Reachable:    true,
+		Error:        st.Error,
 	}
 }

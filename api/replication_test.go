@@ -13,7 +13,9 @@ import (
 
 	"github.com/raftmq/raftmq/api"
 	"github.com/raftmq/raftmq/api/raftmqpb"
+	"github.com/raftmq/raftmq/broker"
 	"github.com/raftmq/raftmq/internal/testutil"
+	"github.com/raftmq/raftmq/raftfsm"
 )
 
 func TestMain(m *testing.M) {
@@ -142,5 +144,29 @@ func checkSecondHopRefused(t *testing.T, follower, leader *testNode) {
 	}
 	if got := trailer.Get(api.LeaderTrailer); len(got) != 1 || got[0] != leader.grpcAddr {
 		t.Fatalf("leader trailer %v, want %s", got, leader.grpcAddr)
+	}
+}
+
+// TestIdleGroupKeepsItsLeader: a group with nothing to apply keeps its
+// leader. The apply watchdog used to read a commit index past the applied
+// index as a stuck FSM, but a new leader's first entry is a no-op the FSM
+// never sees, so an idle group handed its leadership round every
+// ApplyStallTimeout and a half.
+func TestIdleGroupKeepsItsLeader(t *testing.T) {
+	const stall = 100 * time.Millisecond
+	c := newCluster(t, 3, func() (raftfsm.Config, broker.Config) {
+		rc, bc := testConfigs()
+		bc.ApplyStallTimeout = stall
+		return rc, bc
+	})
+	l, _ := c.leader()
+	term := l.node.Term()
+	// Nothing may happen: watch for ten stall timeouts.
+	deadline := time.Now().Add(10 * stall)
+	for time.Now().Before(deadline) {
+		if !l.node.IsLeader() || l.node.Term() != term {
+			t.Fatalf("idle group: %s lost the leadership (term %d, then %d)", l.id, term, l.node.Term())
+		}
+		time.Sleep(stall / 10)
 	}
 }

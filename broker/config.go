@@ -60,10 +60,10 @@ type Config struct {
 	// ApplyTimeout bounds one Raft apply (a produce or commit batch, a
 	// topic change) on top of each caller's own context deadline.
 	ApplyTimeout time.Duration
-	// ApplyStallTimeout is how long a leader may have committed entries
-	// its FSM does not apply (a stalled store disk) before it hands the
-	// leadership to another voter (see watchApply). Negative disables
-	// the watchdog.
+	// ApplyStallTimeout is how long a leader's FSM may stay inside one
+	// apply of committed entries (a stalled store disk) before the leader
+	// hands the leadership to another voter (see watchApply). Negative
+	// disables the watchdog.
 	ApplyStallTimeout time.Duration
 	// MessageLimits holds the store options the group's replicas were
 	// opened with; MaxMessageSize and MaxPropertiesSize are used to

@@ -94,11 +94,11 @@
 //
 // # Apply watchdog
 //
-// A leader whose store disk stalls keeps its Raft log and heartbeats (they
-// do not go through the store), so no election deposes it, yet every
-// produce waits for its FSM. While this node leads, the watchdog polls
-// Status every ApplyStallTimeout/4; when entries are committed past the
-// applied index and the applied index has not moved for ApplyStallTimeout
-// (default 2s), it transfers the leadership to another voter. The chaos
-// test TestChaosDiskStallLeader (cmd/raftmq) exercises it.
+// A leader whose store disk stalls keeps its heartbeats (they do not go
+// through the disk), so no election deposes it, yet every produce waits
+// for its FSM. While this node leads, the watchdog polls Status every
+// ApplyStallTimeout/4; when the FSM has been inside one apply of
+// committed entries for ApplyStallTimeout (default 2s), it transfers the
+// leadership to another voter. The chaos test TestChaosDiskStallLeader
+// (cmd/raftmq) exercises it.
 package broker

@@ -20,6 +20,9 @@ type NodeStatus struct {
 	// LeaderID and LeaderAddr name the group's leader as this node sees
 	// it (LeaderAddr is its gRPC address); "" if unknown.
 	LeaderID, LeaderAddr string
+	// Error says why this node stopped serving (its store or Raft log
+	// failed: it shut Raft down and must be restarted); "" while it works.
+	Error string
 }
 
 // NodeAddr names one node and its broker group.
@@ -51,6 +54,7 @@ func (b *Broker) Status() NodeStatus {
 		CommitLogEnd: st.CommitLogEnd,
 		LeaderID:     st.LeaderID,
 		LeaderAddr:   leaderAddr,
+		Error:        st.Err,
 	}
 }
 

@@ -314,7 +314,13 @@ type Status struct {
 	CommitIndex, LastLog uint64
 	CommitLogEnd         int64
 	LeaderID, LeaderAddr string
-	Err                  string
+	// ApplyingFor is how long the FSM has been inside its current apply
+	// of committed entries (a stalled store disk keeps it there); 0 while
+	// it is not applying. Unlike a commit index ahead of AppliedIndex it
+	// never points at entries the FSM is never given (the no-op a new
+	// leader commits first).
+	ApplyingFor time.Duration
+	Err         string
 }
 
 // Status reports this node's Raft role, term and indexes and its CommitLog end.
@@ -326,6 +332,9 @@ func (n *Node) Status() Status {
 		ID: n.cfg.NodeID, RaftAddr: n.RaftAddr(), Role: roleName(n.raft.State()),
 		Term: u("term"), AppliedIndex: n.appliedIndex.Load(), CommitIndex: u("commit_index"), LastLog: u("last_log_index"),
 		CommitLogEnd: n.Store().MaxCommitLogOffset(), LeaderID: lid, LeaderAddr: laddr,
+	}
+	if since := n.applyingSince.Load(); since != 0 {
+		s.ApplyingFor = max(time.Since(time.Unix(0, since)), 1)
 	}
 	if err := n.failedErr(); err != nil {
 		s.Err = err.Error()

@@ -274,6 +274,11 @@ func (l *leaderLog) StoreLogs(logs []*raft.Log) error {
 		return err
 	}
 	if err := l.LogStore.StoreLogs(logs); err != nil {
+		// hashicorp/raft would log the failure and take the next
+		// AppendEntries as if nothing happened: a replica whose Raft
+		// log cannot be written is lost, and must say so and stop.
+		err = fmt.Errorf("raftfsm: write raft log entries %d-%d: %w", logs[0].Index, logs[len(logs)-1].Index, err)
+		l.onFail(err)
 		return err
 	}
 	l.durable.Store(logs[len(logs)-1].Index)

@@ -45,9 +45,15 @@ type Node struct {
 	appliedMu    sync.Mutex // guards appliedCh
 	appliedCh    chan struct{}
 	failed       atomic.Pointer[error]
-	lastTS       atomic.Int64 // last store timestamp the leader proposed
-	installs     atomic.Int64 // snapshots installed from a leader
-	closeOnce    sync.Once
+	// applyingSince is when the running ApplyBatch started (Unix ns), 0
+	// between calls (Status.ApplyingFor).
+	applyingSince atomic.Int64
+	// raftUp is set once raft holds the started Raft instance, so that
+	// fail, which may run earlier on another goroutine, reads it only then.
+	raftUp    atomic.Bool
+	lastTS    atomic.Int64 // last store timestamp the leader proposed
+	installs  atomic.Int64 // snapshots installed from a leader
+	closeOnce sync.Once
 
 	stable  raft.StableStore
 	repairs *repairer // scrub and repair of damaged CommitLog records
@@ -127,6 +133,11 @@ func (n *Node) storeOptions() store.Options {
 	// disk before proposing instead (Produce).
 	o.SkipDiskCheck = true
 	o.OnCorrupt = n.repairs.report
+	// A store that failed (an I/O error writing or syncing) refuses
+	// appends until it is reopened: the node cannot apply what is
+	// committed and must stop, also when the failure came from the
+	// flusher or the checkpoint rather than from an apply.
+	o.OnFail = func(err error) { n.fail(err) }
 	return o
 }
 
@@ -271,6 +282,10 @@ func (n *Node) startRaft() error {
 	if err != nil {
 		return err
 	}
+	n.raftUp.Store(true)
+	if n.failedErr() != nil {
+		go n.shutdownRaft() // failed before Raft started (fail saw raftUp false)
+	}
 	if n.leaderLog != nil {
 		n.leaderLog.setRaft(n.raft)
 		if a := n.clamp.acks; a != nil {
@@ -364,18 +379,30 @@ func (n *Node) installStaged(id string) error {
 	return os.RemoveAll(trash)
 }
 
-// fail stops the node after a store error while applying.
+// fail stops the node for good: its store failed (an error applying, or
+// the store failed in the background) or its Raft log could not be
+// written. Raft is shut down (now, or as soon as it has started), and
+// Status reports the error until the process is restarted.
 func (n *Node) fail(err error) error {
 	wrapped := fmt.Errorf("%w: %w", ErrFailed, err)
 	if n.failed.CompareAndSwap(nil, &wrapped) {
-		n.log.Error("store failed while applying committed entries; shutting Raft down", "err", err)
-		go func() {
-			if n.raft != nil {
-				n.raft.Shutdown()
-			}
-		}()
+		n.log.Error("node failed: its store or Raft log cannot be written; shutting Raft down (restart the node once the disk works)", "err", err)
+		if n.raftUp.Load() {
+			go n.shutdownRaft()
+		}
 	}
 	return *n.failed.Load()
+}
+
+// shutdownRaft stops Raft on a failed node and, once its goroutines have
+// ended, closes its transport (hashicorp/raft does that in the shutdown
+// future's Error): the node's Raft port then refuses connections, so its
+// peers see it down at once instead of waiting for requests to it to time
+// out, and elect a new leader as fast as after a crash.
+func (n *Node) shutdownRaft() {
+	if err := n.raft.Shutdown().Error(); err != nil {
+		n.log.Warn("raft shutdown of the failed node", "err", err)
+	}
 }
 
 func (n *Node) notifyApplied() {

@@ -125,6 +125,12 @@ type Options struct {
 	// replica. It runs on the reading goroutine and must not block.
 	OnCorrupt func(*CorruptError)
 
+	// OnFail, if set, is called once when the store fails (an I/O error
+	// writing or syncing its files: appends are refused until it is
+	// reopened), with the error Err then returns. It may run with the
+	// store's locks held and must not block or call back into the store.
+	OnFail func(error)
+
 	// KnownDurable is a CommitLog offset the caller knows was fsynced
 	// (the Raft layer: its newest snapshot's CommitLog end, fsynced before
 	// the snapshot existed). Recovery treats a bad record below it as

@@ -329,6 +329,9 @@ func (s *Store) fail(err error) error {
 	}
 	if s.failErr.CompareAndSwap(nil, &wrapped) {
 		s.log.Error("store failed; appends refused until reopened", "err", err)
+		if s.opts.OnFail != nil {
+			s.opts.OnFail(wrapped)
+		}
 	}
 	return *s.failErr.Load()
 }

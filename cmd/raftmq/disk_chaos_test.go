@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,8 +24,9 @@ import (
 // Disk faults on a minority (go test -tags chaos -run ChaosDisk). Every
 // node runs with the daemon's disk fault test hook
 // (testcluster.Options.DiskFaults), so the store's disk of one node can be
-// made slow, stalled, or lazy (unsynced writes kept in process memory, so
-// kill -9 loses them: the power-loss model) while the checker's workload
+// made slow, stalled, failing (EIO), or lazy (unsynced writes kept in
+// process memory, so kill -9 loses them: the power-loss model) while the
+// checker's workload
 // runs. A slow or stalled disk is the whole disk: the node's Raft log
 // appends wait too (the lazy mode is the store's only). Each test heals, runs the
 // checker (which reads every replica), then stops every node and runs the
@@ -33,6 +36,7 @@ var (
 	diskNormal = vfs.DiskMode{}
 	diskStall  = vfs.DiskMode{Kind: vfs.DiskStall}
 	diskLazy   = vfs.DiskMode{Kind: vfs.DiskLazy}
+	diskFail   = vfs.DiskMode{Kind: vfs.DiskFail}
 )
 
 // diskFaultLen is how long a slow or stalled disk lasts: well past the 1s
@@ -154,6 +158,64 @@ func TestChaosDiskStallLeader(t *testing.T) {
 		}
 		t.Logf("leader %s's disk stalled: %s leads; first probe write after %v, while still stalled", c.NodeID(l), c.NodeID(now), wrote.Round(time.Millisecond))
 		holdDisk(t, ctx, c, l, since, stallLeaderLen)
+	})
+}
+
+// diskFailLen is how long a failing disk stays in before it is replaced.
+const diskFailLen = 3 * time.Second
+
+// failDisk makes node i's disk fail every write with EIO under load (store
+// and Raft log). The node must stop on its own: a write of its store or
+// Raft log fails, it shuts Raft down and reports the error in its status.
+// Writes must go on through the others (probeWrite). After diskFailLen
+// the disk is replaced (normal again) and the node restarted with kill -9
+// and a start, as a supervisor would; runDisk then waits until it caught
+// up and checks every replica.
+func failDisk(t *testing.T, ctx context.Context, c *testcluster.Cluster, ck *checker.Checker, i int, role string) {
+	t.Helper()
+	c.SetDisk(i, diskFail)
+	ck.Fault("fail (EIO) disk of " + role + " " + c.NodeID(i))
+	since := time.Now()
+	var why string
+	waitFor(t, ctx, c.NodeID(i)+" to report its failing disk", func() bool {
+		st, err := c.Status(ctx, i)
+		if err != nil {
+			return false
+		}
+		why = st.GetError()
+		return strings.Contains(why, syscall.EIO.Error())
+	})
+	t.Logf("%s stopped %v after its disk failed: %s", c.NodeID(i), time.Since(since).Round(time.Millisecond), why)
+	wrote := probeWrite(t, ctx, c)
+	if now := c.Leader(ctx); now == i {
+		t.Fatalf("%s leads with a failing disk", c.NodeID(i))
+	}
+	t.Logf("first probe write %v after the disk failed", wrote.Round(time.Millisecond))
+	waitFor(t, ctx, "the disk failure to last", func() bool { return time.Since(since) >= diskFailLen })
+	c.SetDisk(i, diskNormal)
+	c.Kill9(i)
+	c.Restart(i)
+	c.WaitHealthy(i)
+	t.Logf("%s restarted on a working disk %v after the failure", c.NodeID(i), time.Since(since).Round(time.Millisecond))
+}
+
+// TestChaosDiskFailFollower: a follower's disk fails every write with EIO
+// for 3s under load; the follower stops, the group goes on with two, and
+// the follower, restarted on a working disk, converges.
+func TestChaosDiskFailFollower(t *testing.T) {
+	runDisk(t, "disk-fail-follower", 5*time.Second, func(t *testing.T, ctx context.Context, c *testcluster.Cluster, ck *checker.Checker, rng *rand.Rand) {
+		failDisk(t, ctx, c, ck, randomFollower(c, c.Leader(ctx), rng), "follower")
+	})
+}
+
+// TestChaosDiskFailLeader: the leader's disk fails every write with EIO
+// for 3s under load. The leader must stop (not linger as a leader that
+// cannot write), the others elect a leader and writes resume; nothing
+// acked may be lost, and the old leader, restarted on a working disk,
+// converges.
+func TestChaosDiskFailLeader(t *testing.T) {
+	runDisk(t, "disk-fail-leader", 2*time.Second, func(t *testing.T, ctx context.Context, c *testcluster.Cluster, ck *checker.Checker, _ *rand.Rand) {
+		failDisk(t, ctx, c, ck, c.Leader(ctx), "leader")
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -85,9 +86,18 @@ func sleepOrChange(st *diskState) {
 
 // Gate applies the mode to a write-side call made outside this file
 // system, such as an append to a Raft log kept on the same disk: it
-// sleeps in DiskSlow and blocks while DiskStall lasts. DiskLazy and
-// DiskNormal let it through at once.
-func (f *DiskFaultFS) Gate() { f.gate(true) }
+// sleeps in DiskSlow, blocks while DiskStall lasts and returns EIO in
+// DiskFail. DiskLazy and DiskNormal let it through at once.
+func (f *DiskFaultFS) Gate(what string) error { return f.check("write", what, true) }
+
+// check gates a write-side call (op on name) and returns the error a
+// failing disk gives it, or nil.
+func (f *DiskFaultFS) check(op, name string, slow bool) error {
+	if f.gate(slow).Kind == DiskFail {
+		return &os.PathError{Op: op, Path: name, Err: syscall.EIO}
+	}
+	return nil
+}
 
 // node returns the shared state of name, counting one more handle.
 func (f *DiskFaultFS) node(name string) *diskNode {
@@ -133,9 +143,11 @@ func (f *DiskFaultFS) open(name string, openInner func(string) (File, error)) (F
 	return &diskFile{inner: file, fs: f, node: f.node(name)}, nil
 }
 
-// Create is stalled in DiskStall.
+// Create is stalled in DiskStall and fails in DiskFail.
 func (f *DiskFaultFS) Create(name string) (File, error) {
-	f.gate(false)
+	if err := f.check("create", name, false); err != nil {
+		return nil, err
+	}
 	if n := f.lookup(name); n != nil {
 		n.discard() // truncated: pending bytes of the old contents are gone
 	}
@@ -152,9 +164,12 @@ func (f *DiskFaultFS) Open(name string) (File, error) {
 	return f.open(name, f.inner.Open)
 }
 
-// Remove is stalled in DiskStall; the pending bytes of name are dropped.
+// Remove is stalled in DiskStall and fails in DiskFail; the pending bytes
+// of name are dropped.
 func (f *DiskFaultFS) Remove(name string) error {
-	f.gate(false)
+	if err := f.check("remove", name, false); err != nil {
+		return err
+	}
 	if err := f.inner.Remove(name); err != nil {
 		return err
 	}
@@ -162,9 +177,12 @@ func (f *DiskFaultFS) Remove(name string) error {
 	return nil
 }
 
-// RemoveAll is stalled in DiskStall; pending bytes under name are dropped.
+// RemoveAll is stalled in DiskStall and fails in DiskFail; pending bytes
+// under name are dropped.
 func (f *DiskFaultFS) RemoveAll(name string) error {
-	f.gate(false)
+	if err := f.check("remove", name, false); err != nil {
+		return err
+	}
 	if err := f.inner.RemoveAll(name); err != nil {
 		return err
 	}
@@ -186,9 +204,12 @@ func (f *DiskFaultFS) forget(name string) {
 	}
 }
 
-// Rename is stalled in DiskStall; pending bytes follow the file.
+// Rename is stalled in DiskStall and fails in DiskFail; pending bytes
+// follow the file.
 func (f *DiskFaultFS) Rename(oldname, newname string) error {
-	f.gate(false)
+	if err := f.check("rename", oldname, false); err != nil {
+		return err
+	}
 	if err := f.inner.Rename(oldname, newname); err != nil {
 		return err
 	}
@@ -214,9 +235,11 @@ func under(p, dir string) bool {
 	return p == dir || len(p) > len(dir) && p[:len(dir)] == dir && p[len(dir)] == filepath.Separator
 }
 
-// MkdirAll is stalled in DiskStall.
+// MkdirAll is stalled in DiskStall and fails in DiskFail.
 func (f *DiskFaultFS) MkdirAll(dir string, perm os.FileMode) error {
-	f.gate(false)
+	if err := f.check("mkdir", dir, false); err != nil {
+		return err
+	}
 	return f.inner.MkdirAll(dir, perm)
 }
 
@@ -237,9 +260,12 @@ func (f *DiskFaultFS) Stat(name string) (FileInfo, error) {
 	return fi, nil
 }
 
-// SyncDir is delayed in DiskSlow and stalled in DiskStall.
+// SyncDir is delayed in DiskSlow, stalled in DiskStall and fails in
+// DiskFail.
 func (f *DiskFaultFS) SyncDir(dir string) error {
-	f.gate(true)
+	if err := f.check("fsync", dir, true); err != nil {
+		return err
+	}
 	return f.inner.SyncDir(dir)
 }
 

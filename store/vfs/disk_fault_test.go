@@ -2,10 +2,12 @@ package vfs_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +24,8 @@ func TestParseDiskMode(t *testing.T) {
 		{"normal\n", vfs.DiskMode{}, false},
 		{" stall ", vfs.DiskMode{Kind: vfs.DiskStall}, false},
 		{"lazy", vfs.DiskMode{Kind: vfs.DiskLazy}, false},
+		{"fail", vfs.DiskMode{Kind: vfs.DiskFail}, false},
+		{"fail now", vfs.DiskMode{}, true},
 		{"slow 20ms", vfs.DiskMode{Kind: vfs.DiskSlow, Delay: 20 * time.Millisecond}, false},
 		{"slow", vfs.DiskMode{}, true},
 		{"slow -1s", vfs.DiskMode{}, true},
@@ -226,6 +230,58 @@ func TestDiskStallBlocksWritesUntilModeChanges(t *testing.T) {
 	}
 	if sz, _ := f.Size(); sz != 12 {
 		t.Fatalf("size %d after the stall; want 12", sz)
+	}
+}
+
+// TestDiskFailFailsWritesWithEIO: in DiskFail every write-side call fails
+// with EIO and changes nothing, reads go on, and the disk works again once
+// the mode is normal.
+func TestDiskFailFailsWritesWithEIO(t *testing.T) {
+	fs := vfs.NewDiskFaultFS(vfs.OS())
+	dir := t.TempDir()
+	name := filepath.Join(dir, "f")
+	f, err := fs.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	mustWrite(t, f, "before", 0)
+	fs.SetMode(vfs.DiskMode{Kind: vfs.DiskFail})
+	eio := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, syscall.EIO) {
+			t.Errorf("%s on a failing disk: %v; want EIO", what, err)
+		}
+	}
+	_, err = f.WriteAt([]byte("during"), 6)
+	eio("WriteAt", err)
+	eio("Sync", f.Sync())
+	eio("Truncate", f.Truncate(0))
+	_, err = fs.Create(filepath.Join(dir, "g"))
+	eio("Create", err)
+	eio("Rename", fs.Rename(name, filepath.Join(dir, "h")))
+	eio("Remove", fs.Remove(name))
+	eio("RemoveAll", fs.RemoveAll(name))
+	eio("MkdirAll", fs.MkdirAll(filepath.Join(dir, "d"), 0o755))
+	eio("SyncDir", fs.SyncDir(dir))
+	eio("Gate", fs.Gate("raft log"))
+	buf := make([]byte, 16)
+	if n, err := f.ReadAt(buf, 0); string(buf[:n]) != "before" || !errors.Is(err, io.EOF) {
+		t.Fatalf("read on a failing disk = %q, %v", buf[:n], err)
+	}
+	if names, err := fs.ReadDir(dir); err != nil || len(names) != 1 {
+		t.Fatalf("directory after the failed calls: %v, %v; want only f", names, err)
+	}
+	fs.SetMode(vfs.DiskMode{})
+	mustWrite(t, f, "after", 6)
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Gate("raft log"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := f.ReadAt(buf, 0); string(buf[:n]) != "beforeafter" {
+		t.Fatalf("read after the failure = %q", buf[:n])
 	}
 }
 

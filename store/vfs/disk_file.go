@@ -4,8 +4,10 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"sync"
+	"syscall"
 )
 
 // diskPage is the unit in which DiskLazy keeps unsynced bytes, like the
@@ -110,12 +112,16 @@ func (f *diskFile) ReadAt(p []byte, off int64) (int, error) {
 	return int(want), nil
 }
 
-// WriteAt is delayed in DiskSlow, stalled in DiskStall and kept in
-// memory in DiskLazy. In the other modes pending pages are written
-// through first, so the file's bytes stay in write order.
+// WriteAt is delayed in DiskSlow, stalled in DiskStall, kept in memory in
+// DiskLazy and fails in DiskFail. In the other modes pending pages are
+// written through first, so the file's bytes stay in write order.
 func (f *DiskFaultFS) writeAt(fl *diskFile, p []byte, off int64) (int, error) {
 	n := fl.node
-	if f.gate(true).Kind != DiskLazy || off < 0 {
+	m := f.gate(true)
+	if m.Kind == DiskFail {
+		return 0, &os.PathError{Op: "write", Path: fl.Name(), Err: syscall.EIO}
+	}
+	if m.Kind != DiskLazy || off < 0 {
 		n.mu.RLock()
 		if len(n.pages) == 0 {
 			defer n.mu.RUnlock()
@@ -164,9 +170,12 @@ func (f *DiskFaultFS) writeAt(fl *diskFile, p []byte, off int64) (int, error) {
 func (f *diskFile) WriteAt(p []byte, off int64) (int, error) { return f.fs.writeAt(f, p, off) }
 
 // Sync writes the pending pages through and syncs; it is delayed in
-// DiskSlow and stalled in DiskStall.
+// DiskSlow, stalled in DiskStall and fails in DiskFail (the pending pages
+// stay pending).
 func (f *diskFile) Sync() error {
-	f.fs.gate(true)
+	if err := f.fs.check("fsync", f.Name(), true); err != nil {
+		return err
+	}
 	f.node.mu.Lock()
 	err := f.node.flushLocked()
 	f.node.mu.Unlock()
@@ -177,9 +186,12 @@ func (f *diskFile) Sync() error {
 }
 
 // Truncate writes the pending pages through, then truncates the inner
-// file (not synced); it is delayed in DiskSlow and stalled in DiskStall.
+// file (not synced); it is delayed in DiskSlow, stalled in DiskStall and
+// fails in DiskFail.
 func (f *diskFile) Truncate(size int64) error {
-	f.fs.gate(true)
+	if err := f.fs.check("truncate", f.Name(), true); err != nil {
+		return err
+	}
 	f.node.mu.Lock()
 	defer f.node.mu.Unlock()
 	if err := f.node.flushLocked(); err != nil {

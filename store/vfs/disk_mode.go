@@ -22,9 +22,13 @@ const (
 	// Truncate, or the close of the handle that wrote them), so a crash of
 	// the process loses exactly what was never synced.
 	DiskLazy
+	// DiskFail fails every WriteAt, Sync, Truncate, SyncDir, Create,
+	// Rename, Remove and MkdirAll with EIO, as a dying disk does; reads go
+	// on.
+	DiskFail
 )
 
-var diskKindNames = [...]string{DiskNormal: "normal", DiskSlow: "slow", DiskStall: "stall", DiskLazy: "lazy"}
+var diskKindNames = [...]string{DiskNormal: "normal", DiskSlow: "slow", DiskStall: "stall", DiskLazy: "lazy", DiskFail: "fail"}
 
 func (k DiskKind) String() string {
 	if k >= 0 && int(k) < len(diskKindNames) {
@@ -48,7 +52,7 @@ func (m DiskMode) String() string {
 }
 
 // ParseDiskMode parses what DiskMode.String prints: "normal", "stall",
-// "lazy" or "slow <duration>" (e.g. "slow 20ms"). Surrounding space is
+// "lazy", "fail" or "slow <duration>" (e.g. "slow 20ms"). Surrounding space is
 // ignored; an empty string is "normal".
 func ParseDiskMode(s string) (DiskMode, error) {
 	f := strings.Fields(s)
@@ -76,5 +80,5 @@ func ParseDiskMode(s string) (DiskMode, error) {
 		m.Delay = d
 		return m, nil
 	}
-	return DiskMode{}, fmt.Errorf("vfs: unknown disk mode %q (want normal, slow <duration>, stall or lazy)", s)
+	return DiskMode{}, fmt.Errorf("vfs: unknown disk mode %q (want normal, slow <duration>, stall, lazy or fail)", s)
 }

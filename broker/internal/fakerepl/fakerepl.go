@@ -43,7 +43,8 @@ type Fake struct {
 	commitBatches []int         // commits per CommitOffsets call
 	servers       []raftfsm.Peer
 	closed        bool
-	commitAhead   uint64 // Status reports CommitIndex this far past applied
+	commitAhead   uint64        // Status reports CommitIndex this far past applied
+	applyingFor   time.Duration // Status reports the FSM this long in one apply
 	statusCalls   int
 }
 
@@ -81,11 +82,20 @@ func (f *Fake) SetLeader(leader bool, leaderID string) {
 }
 
 // SetCommitAhead makes Status report a commit index n entries past the
-// applied index, as a leader whose FSM is stuck would.
+// applied index, as a leader whose last entries the FSM is never given
+// (a new leader's no-op) or has not applied yet would.
 func (f *Fake) SetCommitAhead(n uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.commitAhead = n
+}
+
+// SetApplyingFor makes Status report the FSM inside one apply for d, as a
+// leader whose FSM is stuck on its disk would.
+func (f *Fake) SetApplyingFor(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.applyingFor = d
 }
 
 // StatusCalls counts the Status calls so far.
@@ -414,7 +424,7 @@ func (f *Fake) Status() raftfsm.Status {
 	return raftfsm.Status{
 		ID: f.id, RaftAddr: f.raftAddr, Role: role, Term: f.term,
 		AppliedIndex: f.index, CommitIndex: f.index + f.commitAhead, LastLog: f.index + f.commitAhead,
-		CommitLogEnd: f.st.MaxCommitLogOffset(), LeaderID: f.leaderID,
+		CommitLogEnd: f.st.MaxCommitLogOffset(), LeaderID: f.leaderID, ApplyingFor: f.applyingFor,
 	}
 }
 

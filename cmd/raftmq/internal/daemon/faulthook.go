@@ -91,30 +91,37 @@ func (h *diskFaultHook) apply(last string) string {
 
 // wrapLogStore puts the Raft log behind the hook: a disk fault is the
 // whole disk's, so appends and deletions wait in the stall and slow modes
-// as the store's writes do (reads go on, as the store's do). The lazy
-// mode applies to the store only.
+// and fail in the fail mode, as the store's writes do (reads go on, as
+// the store's do). The lazy mode applies to the store only.
 func (h *diskFaultHook) wrapLogStore(ls raft.LogStore) raft.LogStore {
-	return &gatedLogStore{LogStore: ls, gate: h.fs.Gate}
+	return &gatedLogStore{LogStore: ls, gate: func() error { return h.fs.Gate("raft log") }}
 }
 
-// gatedLogStore calls gate before every write-side call of its log store.
+// gatedLogStore calls gate before every write-side call of its log store
+// and fails the call with gate's error.
 type gatedLogStore struct {
 	raft.LogStore
-	gate func()
+	gate func() error
 }
 
 func (g *gatedLogStore) StoreLog(l *raft.Log) error {
-	g.gate()
+	if err := g.gate(); err != nil {
+		return err
+	}
 	return g.LogStore.StoreLog(l)
 }
 
 func (g *gatedLogStore) StoreLogs(ls []*raft.Log) error {
-	g.gate()
+	if err := g.gate(); err != nil {
+		return err
+	}
 	return g.LogStore.StoreLogs(ls)
 }
 
 func (g *gatedLogStore) DeleteRange(lo, hi uint64) error {
-	g.gate()
+	if err := g.gate(); err != nil {
+		return err
+	}
 	return g.LogStore.DeleteRange(lo, hi)
 }
 

@@ -2,11 +2,13 @@ package daemon
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -62,8 +64,8 @@ func TestDiskFaultHookFollowsControlFile(t *testing.T) {
 }
 
 // TestDiskFaultHookGatesRaftLog: the Raft log the hook wraps waits in a
-// stalled disk for appends and deletions, not for reads, and goes on once
-// the disk is normal again.
+// stalled disk for appends and deletions, not for reads, goes on once the
+// disk is normal again, and fails appends with EIO on a failing disk.
 func TestDiskFaultHookGatesRaftLog(t *testing.T) {
 	control := filepath.Join(t.TempDir(), "disk")
 	if err := os.WriteFile(control, []byte("stall"), 0o644); err != nil {
@@ -115,6 +117,16 @@ func TestDiskFaultHookGatesRaftLog(t *testing.T) {
 	}
 	if first, _ := inner.FirstIndex(); first != 2 {
 		t.Fatalf("first index %d after the stall; want 2", first)
+	}
+	if err := os.WriteFile(control, []byte("fail"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 5*time.Second, "fail mode", func() bool { return h.fs.Mode().Kind == vfs.DiskFail })
+	if err := ls.StoreLogs([]*raft.Log{{Index: 3, Term: 1}}); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("append on a failing disk: %v; want EIO", err)
+	}
+	if last, _ := inner.LastIndex(); last != 2 {
+		t.Fatalf("last index %d after a failed append; want 2", last)
 	}
 }
 

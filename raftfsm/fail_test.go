@@ -1,0 +1,141 @@
+package raftfsm
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftmq/raftmq/internal/testutil"
+	"github.com/raftmq/raftmq/store/vfs"
+)
+
+// failingLog fails every append once fail is set.
+type failingLog struct {
+	raft.LogStore
+	fail *atomic.Bool
+}
+
+var errInjected = errors.New("injected raft log failure")
+
+func (f *failingLog) StoreLogs(logs []*raft.Log) error {
+	if f.fail.Load() {
+		return errInjected
+	}
+	return f.LogStore.StoreLogs(logs)
+}
+
+func (f *failingLog) StoreLog(l *raft.Log) error { return f.StoreLogs([]*raft.Log{l}) }
+
+// waitFailed waits until n reports a failure naming want and has shut
+// Raft down.
+func waitFailed(t *testing.T, n *Node, want string) {
+	t.Helper()
+	var st Status
+	testutil.WaitFor(t, 10*time.Second, n.cfg.NodeID+" to fail and stop Raft", func() bool {
+		st = n.Status()
+		return strings.Contains(st.Err, want) && n.raft.State() == raft.Shutdown
+	})
+	if !errors.Is(n.failedErr(), ErrFailed) {
+		t.Fatalf("failure %v is not ErrFailed", n.failedErr())
+	}
+}
+
+// TestFollowerRaftLogWriteFailureFailsNode: a follower whose Raft log
+// cannot be written stops (reports the error, shuts Raft down) instead of
+// answering every AppendEntries with a failure forever as hashicorp/raft
+// would; the other two go on.
+func TestFollowerRaftLogWriteFailureFailsNode(t *testing.T) {
+	fail := map[string]*atomic.Bool{}
+	c := newCluster(t, 3, func(cfg *Config) {
+		b := &atomic.Bool{}
+		fail[cfg.NodeID] = b
+		cfg.WrapLogStore = func(s raft.LogStore) raft.LogStore { return &failingLog{LogStore: s, fail: b} }
+	})
+	li, l := c.leader()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := l.CreateTopic(ctx, Topic{Name: "t", Queues: 1}); err != nil {
+		t.Fatal(err)
+	}
+	f := c.nodes[(li+1)%3]
+	fail[f.cfg.NodeID].Store(true)
+	produce(t, l, "t", 0, "a") // committed by the leader and the other follower
+	waitFailed(t, f, errInjected.Error())
+	produce(t, l, "t", 0, "b")
+}
+
+// TestStoreFailureOutsideApplyFailsNode: a follower's store that fails in
+// the background (its flusher's fsync) stops the node at once, with no
+// further entry to apply: before, such a node went on as a follower that
+// reported nothing wrong and could apply nothing.
+func TestStoreFailureOutsideApplyFailsNode(t *testing.T) {
+	faults := map[string]*vfs.FaultFS{}
+	c := newCluster(t, 3, func(cfg *Config) {
+		fs := vfs.NewFaultFS(vfs.OS())
+		faults[cfg.NodeID] = fs
+		cfg.Store.FS = fs
+	})
+	li, l := c.leader()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := l.CreateTopic(ctx, Topic{Name: "t", Queues: 1}); err != nil {
+		t.Fatal(err)
+	}
+	f := c.nodes[(li+1)%3]
+	// Everything before the fault applied and synced on the follower, so
+	// that the only failure is the background fsync of what comes next.
+	testutil.WaitFor(t, 10*time.Second, "the follower to apply the topic", func() bool {
+		return f.Status().AppliedIndex >= l.Status().AppliedIndex
+	})
+	if err := f.Store().Sync(); err != nil {
+		t.Fatal(err)
+	}
+	faults[f.cfg.NodeID].SetInjector(func(op vfs.Op, path string) error {
+		if op == vfs.OpSync && strings.Contains(path, "commitlog") {
+			return errors.New("injected fsync failure")
+		}
+		return nil
+	})
+	produce(t, l, "t", 0, "a") // the follower applies it (a write); its flusher's fsync fails
+	waitFailed(t, f, "injected fsync failure")
+	if st := l.Status(); st.Err != "" {
+		t.Fatalf("leader reports %q", st.Err)
+	}
+}
+
+// TestStatusApplyingFor: Status.ApplyingFor is 0 on an idle leader even
+// though its commit index is past its applied index (the no-op a new
+// leader commits never reaches the FSM), and grows while an apply is stuck
+// on a stalled store disk.
+func TestStatusApplyingFor(t *testing.T) {
+	disk := vfs.NewDiskFaultFS(vfs.OS())
+	c := newCluster(t, 3, func(cfg *Config) { cfg.Store.FS = disk })
+	_, l := c.leader()
+	testutil.WaitFor(t, 10*time.Second, "the leader's no-op to commit", func() bool {
+		st := l.Status()
+		return st.CommitIndex > st.AppliedIndex
+	})
+	if st := l.Status(); st.ApplyingFor != 0 {
+		t.Fatalf("idle leader: applying for %v (commit %d, applied %d)", st.ApplyingFor, st.CommitIndex, st.AppliedIndex)
+	}
+	disk.SetMode(vfs.DiskMode{Kind: vfs.DiskStall})
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		done <- l.CreateTopic(ctx, Topic{Name: "t", Queues: 1})
+	}()
+	testutil.WaitFor(t, 10*time.Second, "an apply stuck on the stalled disk", func() bool {
+		return l.Status().ApplyingFor >= 100*time.Millisecond
+	})
+	disk.SetMode(vfs.DiskMode{})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, "the apply to end", func() bool { return l.Status().ApplyingFor == 0 })
+}
