@@ -41,6 +41,8 @@ type Server struct {
 	health *health.Server
 	maxMsg int
 
+	failOnce sync.Once // the health service turns NOT_SERVING once the node failed
+
 	mu     sync.Mutex // guards conns and closed
 	conns  map[string]*grpc.ClientConn
 	closed bool
@@ -81,7 +83,8 @@ func New(b *broker.Broker, opts Options) *Server {
 // shutdown call Server.Close, then GracefulStop.
 func NewServer(b *broker.Broker, opts Options, extra ...grpc.ServerOption) (*grpc.Server, *Server) {
 	s := New(b, opts)
-	gs := grpc.NewServer(append(ServerOptions(b.Config()), extra...)...)
+	o := append(ServerOptions(b.Config()), grpc.ChainUnaryInterceptor(s.refuseUnaryWhenFailed), grpc.ChainStreamInterceptor(s.refuseStreamWhenFailed))
+	gs := grpc.NewServer(append(o, extra...)...)
 	s.Register(gs)
 	return gs, s
 }

@@ -88,6 +88,10 @@ func (b *Broker) Config() Config { return b.cfg }
 // NodeID returns this node's id.
 func (b *Broker) NodeID() string { return b.cfg.NodeID }
 
+// Failed is non-nil once this node's replica failed for good (see
+// Replicator.Err): the API then refuses everything but cluster status.
+func (b *Broker) Failed() error { return b.rep.Err() }
+
 // GroupID returns this node's broker group.
 func (b *Broker) GroupID() string { return b.cfg.GroupID }
 

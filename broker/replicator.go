@@ -42,6 +42,10 @@ type Replicator interface {
 	Status() raftfsm.Status
 	Term() uint64 // cheap, unlike Status: heartbeats use it
 	Servers() ([]raftfsm.Peer, error)
+	// Err is non-nil once the replica failed for good (its store or Raft
+	// log could not be written): it shut Raft down and serves nothing
+	// until the process restarts.
+	Err() error
 	// TransferLeadership hands leadership to targetID ("" = any voter).
 	TransferLeadership(targetID string) error
 	// RemoveServer removes server id from the Raft configuration (leader

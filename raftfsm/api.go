@@ -242,6 +242,11 @@ func (n *Node) notLeader() error {
 	return fmt.Errorf("%w: leader is %s at %s", ErrNotLeader, id, addr)
 }
 
+// Err is non-nil once the node failed for good (its store or Raft log
+// could not be written; see fail): Raft is shut down and the node serves
+// nothing until the process restarts.
+func (n *Node) Err() error { return n.failedErr() }
+
 func (n *Node) failedErr() error {
 	if p := n.failed.Load(); p != nil {
 		return *p

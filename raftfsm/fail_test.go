@@ -139,3 +139,41 @@ func TestStatusApplyingFor(t *testing.T) {
 	}
 	testutil.WaitFor(t, 10*time.Second, "the apply to end", func() bool { return l.Status().ApplyingFor == 0 })
 }
+
+// TestFailedLeaderHandsOff: a leader whose Raft log cannot be written
+// fails and asks its most caught-up follower to start an election at
+// once: a new leader is elected well before the followers' heartbeat
+// timeout (2s here) would even let them notice the leader is gone.
+func TestFailedLeaderHandsOff(t *testing.T) {
+	fail := map[string]*atomic.Bool{}
+	c := newCluster(t, 3, func(cfg *Config) {
+		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 2*time.Second, 2*time.Second, 500*time.Millisecond
+		b := &atomic.Bool{}
+		fail[cfg.NodeID] = b
+		cfg.WrapLogStore = func(s raft.LogStore) raft.LogStore { return &failingLog{LogStore: s, fail: b} }
+	})
+	li, l := c.leader()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := l.CreateTopic(ctx, Topic{Name: "t", Queues: 1}); err != nil {
+		t.Fatal(err)
+	}
+	fail[l.cfg.NodeID].Store(true)
+	start := time.Now()
+	go func() { _, _ = produceOne(ctx, l, []*Message{{Topic: "t", Body: []byte("x")}}) }() // the leader's own write fails
+	waitFailed(t, l, errInjected.Error())
+	var next *Node
+	testutil.WaitFor(t, 10*time.Second, "a new leader", func() bool {
+		for i, n := range c.nodes {
+			if i != li && n.IsLeader() {
+				next = n
+				return true
+			}
+		}
+		return false
+	})
+	if took := time.Since(start); took >= time.Second {
+		t.Fatalf("new leader %s after %v: no faster than the followers' own timeout", next.cfg.NodeID, took)
+	}
+	produce(t, next, "t", 0, "after")
+}

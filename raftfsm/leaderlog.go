@@ -477,6 +477,11 @@ func (t *clampTransport) AppendEntries(id raft.ServerID, target raft.ServerAddre
 	return err
 }
 
+// Close does nothing. hashicorp/raft closes its transport at the end of
+// a shutdown, but a failed leader still sends its hand-off after that
+// (Node.shutdownRaft); the Node closes the NetworkTransport itself.
+func (t *clampTransport) Close() error { return nil }
+
 // AppendEntriesPipeline refuses pipelined replication, so that every
 // AppendEntries passes through AppendEntries above (clamp and record).
 func (t *clampTransport) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
@@ -545,6 +550,17 @@ func (a *followerAcks) record(id raft.ServerID, args *raft.AppendEntriesRequest,
 
 // quorumIndex is the highest index that a quorum of voters other than
 // this node has acknowledged; the caller holds a.mu.
+// ackedIndex is the highest index id acknowledged durable in the current
+// term; 0 when unknown (also on a nil followerAcks).
+func (a *followerAcks) ackedIndex(id raft.ServerID) uint64 {
+	if a == nil {
+		return 0
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.acked[id]
+}
+
 func (a *followerAcks) quorumIndex(voters []raft.Server) uint64 {
 	need := len(voters)/2 + 1
 	idx := make([]uint64, 0, len(voters))

@@ -45,6 +45,7 @@ type Fake struct {
 	closed        bool
 	commitAhead   uint64        // Status reports CommitIndex this far past applied
 	applyingFor   time.Duration // Status reports the FSM this long in one apply
+	failed        error         // Err and Status report this failure
 	statusCalls   int
 }
 
@@ -88,6 +89,21 @@ func (f *Fake) SetCommitAhead(n uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.commitAhead = n
+}
+
+// SetFailed makes the replica report err as a failure for good (Err and
+// Status.Err), as a node whose disk failed does.
+func (f *Fake) SetFailed(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failed = err
+}
+
+// Err reports the failure SetFailed set.
+func (f *Fake) Err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.failed
 }
 
 // SetApplyingFor makes Status report the FSM inside one apply for d, as a
@@ -421,11 +437,15 @@ func (f *Fake) Status() raftfsm.Status {
 	if f.leader {
 		role = "Leader"
 	}
-	return raftfsm.Status{
+	st := raftfsm.Status{
 		ID: f.id, RaftAddr: f.raftAddr, Role: role, Term: f.term,
 		AppliedIndex: f.index, CommitIndex: f.index + f.commitAhead, LastLog: f.index + f.commitAhead,
 		CommitLogEnd: f.st.MaxCommitLogOffset(), LeaderID: f.leaderID, ApplyingFor: f.applyingFor,
 	}
+	if f.failed != nil {
+		st.Err = f.failed.Error()
+	}
+	return st
 }
 
 // Servers implements broker.Replicator.
