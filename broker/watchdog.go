@@ -9,7 +9,8 @@ import "time"
 // election would ever depose such a leader, and every produce would wait
 // for the disk. The watchdog hands the leadership to another voter
 // instead (what an operator would do with mqctl cluster transfer-leader),
-// then watches again.
+// and tries again at most once per ApplyStallTimeout while it stays stuck
+// (the transfer may fail: no other voter, none reachable).
 //
 // It asks how long the current apply has run (Status.ApplyingFor), not
 // whether the commit index is ahead of the applied index: a new leader's
@@ -20,6 +21,7 @@ func (b *Broker) watchApply() {
 	limit := b.cfg.ApplyStallTimeout
 	tick := time.NewTicker(limit / 4)
 	defer tick.Stop()
+	var tried time.Time // the last hand-over attempt
 	for {
 		select {
 		case <-b.stop:
@@ -30,9 +32,10 @@ func (b *Broker) watchApply() {
 			continue
 		}
 		st := b.rep.Status()
-		if st.ApplyingFor < limit {
-			continue
+		if st.ApplyingFor < limit || time.Since(tried) < limit {
+			continue // not stuck, or a hand-over was tried a moment ago
 		}
+		tried = time.Now()
 		b.log.Warn("the FSM has been stuck in one apply; handing leadership to another voter",
 			"applied_index", st.AppliedIndex, "commit_index", st.CommitIndex, "stuck_for", st.ApplyingFor.Round(time.Millisecond))
 		if err := b.rep.TransferLeadership(""); err != nil {

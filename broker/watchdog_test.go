@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -36,6 +37,20 @@ func TestApplyWatchdog(t *testing.T) {
 		testutil.WaitFor(t, 5*time.Second, "20 watchdog looks", func() bool { return f.StatusCalls() >= 20 })
 		if !b.IsLeader() {
 			t.Fatal("a leader whose FSM applies nothing, with only a no-op committed past it, handed its leadership over")
+		}
+	})
+	t.Run("failing hand-over is retried once per timeout", func(t *testing.T) {
+		b, f := newTestBroker(t, fast)
+		f.FailTransfers(errors.New("no other voter"))
+		f.SetApplyingFor(time.Second)
+		// 40 looks at limit/4 apart span ten timeouts: one attempt per
+		// timeout, not one per look.
+		testutil.WaitFor(t, 5*time.Second, "40 watchdog looks", func() bool { return f.StatusCalls() >= 40 })
+		if n := f.Transfers(); n < 2 || n > 12 {
+			t.Fatalf("%d hand-over attempts over 40 looks (10 timeouts); want one per timeout", n)
+		}
+		if !b.IsLeader() {
+			t.Fatal("the leader changed although every transfer failed")
 		}
 	})
 	t.Run("disabled", func(t *testing.T) {

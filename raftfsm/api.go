@@ -338,9 +338,7 @@ func (n *Node) Status() Status {
 		Term: u("term"), AppliedIndex: n.appliedIndex.Load(), CommitIndex: u("commit_index"), LastLog: u("last_log_index"),
 		CommitLogEnd: n.Store().MaxCommitLogOffset(), LeaderID: lid, LeaderAddr: laddr,
 	}
-	if since := n.applyingSince.Load(); since != 0 {
-		s.ApplyingFor = max(time.Since(time.Unix(0, since)), 1)
-	}
+	s.ApplyingFor = n.applyingFor()
 	if err := n.failedErr(); err != nil {
 		s.Err = err.Error()
 	}

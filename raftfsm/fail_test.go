@@ -177,3 +177,29 @@ func TestFailedLeaderHandsOff(t *testing.T) {
 	}
 	produce(t, next, "t", 0, "after")
 }
+
+// TestLogStoreChainStaysMonotonic: every wrapper between hashicorp/raft
+// and raft-wal (the append failure check, a test or fault hook wrapper,
+// the log cache, the leader log) passes on raft-wal's MonotonicLogStore
+// answer; a wrapper that hid it would make hashicorp/raft keep old
+// entries after a snapshot install, and raft-wal refuse the gap.
+func TestLogStoreChainStaysMonotonic(t *testing.T) {
+	c := newCluster(t, 1, func(cfg *Config) {
+		cfg.LogStore = LogStoreWAL
+		cfg.WrapLogStore = func(s raft.LogStore) raft.LogStore { return &monotonicWrapper{s} }
+	})
+	_, n := c.leader()
+	m, ok := n.logStore.(raft.MonotonicLogStore)
+	if !ok || !m.IsMonotonic() {
+		t.Fatalf("the node's Raft log store (%T) does not report raft-wal as monotonic", n.logStore)
+	}
+}
+
+// monotonicWrapper is a pass-through wrapper, as WrapLogStore users write
+// them.
+type monotonicWrapper struct{ raft.LogStore }
+
+func (w *monotonicWrapper) IsMonotonic() bool {
+	m, ok := w.LogStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -43,8 +42,8 @@ func (f *fsm) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 // apply what was committed must stop rather than diverge.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	n := f.n
-	n.applyingSince.Store(time.Now().UnixNano())
-	defer n.applyingSince.Store(0)
+	n.applyStarted()
+	defer n.applyEnded()
 	out := make([]any, len(logs))
 	if err := n.waitDurable(logs); err != nil {
 		for i := range out {

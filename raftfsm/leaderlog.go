@@ -274,12 +274,7 @@ func (l *leaderLog) StoreLogs(logs []*raft.Log) error {
 		return err
 	}
 	if err := l.LogStore.StoreLogs(logs); err != nil {
-		// hashicorp/raft would log the failure and take the next
-		// AppendEntries as if nothing happened: a replica whose Raft
-		// log cannot be written is lost, and must say so and stop.
-		err = fmt.Errorf("raftfsm: write raft log entries %d-%d: %w", logs[0].Index, logs[len(logs)-1].Index, err)
-		l.onFail(err)
-		return err
+		return err // the node has failed (appendFailure, under this log)
 	}
 	l.durable.Store(logs[len(logs)-1].Index)
 	l.progress.Broadcast()
@@ -419,6 +414,13 @@ func (l *leaderLog) DeleteRange(min, max uint64) error {
 		return err
 	}
 	if err := l.LogStore.DeleteRange(min, max); err != nil {
+		if min > first {
+			// A follower that cannot remove its conflicting entries can
+			// never take the leader's: hashicorp/raft would log this and
+			// take the same entries again forever.
+			err = fmt.Errorf("raftfsm: remove conflicting raft log entries %d-%d: %w", min, max, err)
+			l.onFail(err)
+		}
 		return err
 	}
 	// Removing a suffix (a follower's conflicting entries) lowers the
@@ -451,6 +453,36 @@ func (l *leaderLog) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.err
+}
+
+// appendFailure fails the node (onFail) when its Raft log store cannot
+// append, in every append mode and on every path (the leader log's
+// writer, a follower's AppendEntries, the serial leader append):
+// hashicorp/raft logs a follower's failed append and takes the next
+// AppendEntries as if nothing happened, and a replica whose Raft log
+// cannot be written is lost and must say so and stop.
+type appendFailure struct {
+	raft.LogStore
+	onFail func(error)
+}
+
+func (a *appendFailure) StoreLogs(logs []*raft.Log) error {
+	err := a.LogStore.StoreLogs(logs)
+	if err != nil && len(logs) > 0 {
+		err = fmt.Errorf("raftfsm: write raft log entries %d-%d: %w", logs[0].Index, logs[len(logs)-1].Index, err)
+		a.onFail(err)
+	}
+	return err
+}
+
+func (a *appendFailure) StoreLog(l *raft.Log) error { return a.StoreLogs([]*raft.Log{l}) }
+
+// IsMonotonic passes on the store's answer (raft.MonotonicLogStore), as
+// every wrapper of the Raft log must: raft-wal refuses a gap, and only a
+// monotonic store has all its entries removed after a snapshot install.
+func (a *appendFailure) IsMonotonic() bool {
+	m, ok := a.LogStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
 }
 
 // clampTransport sends followers a commit index no higher than the

@@ -45,9 +45,16 @@ type Node struct {
 	appliedMu    sync.Mutex // guards appliedCh
 	appliedCh    chan struct{}
 	failed       atomic.Pointer[error]
-	// applyingSince is when the running ApplyBatch started (Unix ns), 0
-	// between calls (Status.ApplyingFor).
+	// applyingSince is when the running ApplyBatch started, in
+	// nanoseconds since epoch plus one (monotonic clock), 0 between calls
+	// (Status.ApplyingFor).
 	applyingSince atomic.Int64
+	epoch         time.Time
+	// raftStop stops Raft once; every caller waits for that one shutdown
+	// (hashicorp/raft's second Shutdown returns a future that does not
+	// wait).
+	raftStop     sync.Once
+	raftStopping raft.Future
 	// raftUp is set once raft holds the started Raft instance, so that
 	// fail, which may run earlier on another goroutine, reads it only then.
 	raftUp    atomic.Bool
@@ -69,7 +76,7 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), tables: newTables(), producers: newProducerTable(), appliedCh: make(chan struct{})}
+	n := &Node{cfg: cfg, log: cfg.Logger.With("node", cfg.NodeID), tables: newTables(), producers: newProducerTable(), appliedCh: make(chan struct{}), epoch: time.Now()}
 	n.repairs = newRepairer(n)
 	ok := false
 	defer func() {
@@ -93,6 +100,7 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.WrapLogStore != nil {
 		n.logStore = cfg.WrapLogStore(n.logStore)
 	}
+	n.logStore = &appendFailure{LogStore: n.logStore, onFail: func(err error) { n.fail(err) }}
 	if cfg.LogCacheEntries > 0 {
 		// The cache sits under the leader log, never over it: a cache
 		// over it would serve a former leader's queued, not yet durable
@@ -408,7 +416,7 @@ func (n *Node) shutdownRaft() {
 	if leading {
 		voters = n.voters()
 	}
-	f := n.raft.Shutdown()
+	f := n.stopRaft()
 	stopped := make(chan error, 1)
 	go func() { stopped <- f.Error() }()
 	var err error
@@ -435,6 +443,26 @@ func (n *Node) shutdownRaft() {
 		return
 	}
 	n.log.Info("raft stopped on the failed node; its raft port is closed", "took", time.Since(start).Round(time.Millisecond))
+}
+
+// stopRaft starts Raft's shutdown the first time and returns its future
+// to every caller.
+func (n *Node) stopRaft() raft.Future {
+	n.raftStop.Do(func() { n.raftStopping = n.raft.Shutdown() })
+	return n.raftStopping
+}
+
+// applyStarted and applyEnded bracket an ApplyBatch for Status.ApplyingFor.
+func (n *Node) applyStarted() { n.applyingSince.Store(int64(time.Since(n.epoch)) + 1) }
+func (n *Node) applyEnded()   { n.applyingSince.Store(0) }
+
+// applyingFor is how long the running ApplyBatch has run, 0 between calls.
+func (n *Node) applyingFor() time.Duration {
+	since := n.applyingSince.Load()
+	if since == 0 {
+		return 0
+	}
+	return max(time.Since(n.epoch)-time.Duration(since-1), 1)
 }
 
 // handOffWait bounds each wait of a failed leader's shutdown: for Raft's
@@ -541,7 +569,7 @@ func (n *Node) closeAll() error {
 		n.repairs.close()
 	}
 	if n.raft != nil {
-		keep(n.raft.Shutdown().Error())
+		keep(n.stopRaft().Error())
 	}
 	if n.trans != nil {
 		keep(n.trans.Close())

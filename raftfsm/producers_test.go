@@ -42,7 +42,7 @@ func newApplier(t *testing.T, dir string) *applier {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &Node{log: slog.New(slog.DiscardHandler), tables: newTables(), producers: newProducerTable(), appliedCh: make(chan struct{})}
+	n := &Node{log: slog.New(slog.DiscardHandler), tables: newTables(), producers: newProducerTable(), appliedCh: make(chan struct{}), epoch: time.Now()}
 	n.st.Store(st)
 	t.Cleanup(func() { st.Close() })
 	return &applier{t: t, n: n, f: &fsm{n: n}, index: st.LastRaftIndex()}

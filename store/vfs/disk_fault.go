@@ -10,11 +10,12 @@ import (
 	"time"
 )
 
-// DiskFaultFS wraps an FS whose disk can be made slow, stalled or lazy at
-// run time (SetMode), for chaos tests of real processes: the daemon wraps
-// its store's OS file system in one when its test hook is set. Unlike
-// FaultFS it injects no errors; it changes when bytes reach the inner FS.
-// It is safe for concurrent use.
+// DiskFaultFS wraps an FS whose disk can be made slow, stalled, lazy or
+// failing at run time (SetMode), for chaos tests of real processes: the
+// daemon wraps its store's OS file system in one when its test hook is
+// set. Unlike FaultFS it targets no operation or path: it changes when
+// bytes reach the inner FS, or (DiskFail) fails every write-side call
+// with EIO, as a whole disk does. It is safe for concurrent use.
 type DiskFaultFS struct {
 	inner FS
 	state atomic.Pointer[diskState]

@@ -46,6 +46,8 @@ type Fake struct {
 	commitAhead   uint64        // Status reports CommitIndex this far past applied
 	applyingFor   time.Duration // Status reports the FSM this long in one apply
 	failed        error         // Err and Status report this failure
+	transferErr   error         // TransferLeadership fails with it
+	transfers     int           // TransferLeadership calls
 	statusCalls   int
 }
 
@@ -89,6 +91,20 @@ func (f *Fake) SetCommitAhead(n uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.commitAhead = n
+}
+
+// FailTransfers makes TransferLeadership fail with err (nil: succeed).
+func (f *Fake) FailTransfers(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.transferErr = err
+}
+
+// Transfers counts the TransferLeadership calls so far.
+func (f *Fake) Transfers() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.transfers
 }
 
 // SetFailed makes the replica report err as a failure for good (Err and
@@ -460,8 +476,12 @@ func (f *Fake) Servers() ([]raftfsm.Peer, error) {
 func (f *Fake) TransferLeadership(target string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.transfers++
 	if !f.leader {
 		return raftfsm.ErrNotLeader
+	}
+	if f.transferErr != nil {
+		return f.transferErr
 	}
 	if target == "" {
 		for _, s := range f.servers {

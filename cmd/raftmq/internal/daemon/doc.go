@@ -99,12 +99,14 @@
 //	lazy              the store's written bytes stay in process memory
 //	                  until the file's fsync, so kill -9 loses what was
 //	                  not synced (the Raft log is not lazy)
+//	fail              the store's writes, syncs, creates, renames and
+//	                  removes and the Raft log's appends fail with EIO
+//	                  (the node stops; see raftfsm's Node.fail)
 //
 // The daemon logs a warning naming the hook at startup and at every mode
 // change, and sets the mode back to normal before a graceful shutdown.
-// Only the message store is behind the seam: Raft's log and stable store
-// (raft-boltdb, or raft-wal) and the snapshot metadata write to the OS
-// directly; raft-boltdb fsyncs every commit, so lazy mode loses nothing
-// there, and a stalled store disk still lets the node's Raft log accept
-// entries (its FSM stops applying until the stall ends).
+// The message store is behind the seam, and the Raft log's appends and
+// deletions follow the slow, stall and fail modes too (a disk fault is
+// the whole disk's; raftfsm.Config.WrapLogStore). The Raft stable store
+// (term and vote) and the snapshot metadata write to the OS directly.
 package daemon

@@ -118,6 +118,14 @@ func (g *gatedLogStore) StoreLogs(ls []*raft.Log) error {
 	return g.LogStore.StoreLogs(ls)
 }
 
+// IsMonotonic passes on the store's answer (raft.MonotonicLogStore):
+// raft-wal refuses a gap, and only a monotonic store has all its entries
+// removed after a snapshot install.
+func (g *gatedLogStore) IsMonotonic() bool {
+	m, ok := g.LogStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
+}
+
 func (g *gatedLogStore) DeleteRange(lo, hi uint64) error {
 	if err := g.gate(); err != nil {
 		return err

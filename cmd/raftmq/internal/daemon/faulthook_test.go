@@ -130,6 +130,25 @@ func TestDiskFaultHookGatesRaftLog(t *testing.T) {
 	}
 }
 
+// TestGatedLogStoreStaysMonotonic: the hook's Raft log wrapper passes on
+// the store's raft.MonotonicLogStore answer (raft-wal's is true).
+func TestGatedLogStoreStaysMonotonic(t *testing.T) {
+	h := &diskFaultHook{fs: vfs.NewDiskFaultFS(vfs.OS())}
+	for _, want := range []bool{true, false} {
+		m, ok := h.wrapLogStore(monotonicStore{raft.NewInmemStore(), want}).(raft.MonotonicLogStore)
+		if !ok || m.IsMonotonic() != want {
+			t.Fatalf("wrapped store with IsMonotonic %v: wrapper reports %v (implements it: %v)", want, ok && m.IsMonotonic(), ok)
+		}
+	}
+}
+
+type monotonicStore struct {
+	*raft.InmemStore
+	monotonic bool
+}
+
+func (m monotonicStore) IsMonotonic() bool { return m.monotonic }
+
 // lockedBuffer is a bytes.Buffer safe for the hook's goroutine to write
 // while the test reads it.
 type lockedBuffer struct {
