@@ -203,3 +203,29 @@ func (w *monotonicWrapper) IsMonotonic() bool {
 	m, ok := w.LogStore.(raft.MonotonicLogStore)
 	return ok && m.IsMonotonic()
 }
+
+// TestHandOffTarget: a failed leader hands off to the follower that
+// acknowledged the most among those that still follow it, to the first
+// such follower without acknowledgements, and to nobody when none
+// follows (it may have been deposed without knowing).
+func TestHandOffTarget(t *testing.T) {
+	voters := []raft.Server{{ID: "n0"}, {ID: "n1"}, {ID: "n2"}}
+	acks := &followerAcks{acked: map[raft.ServerID]uint64{"n1": 10, "n2": 20}}
+	all := func(raft.ServerID) bool { return true }
+	for _, tc := range []struct {
+		name    string
+		acks    *followerAcks
+		follows func(raft.ServerID) bool
+		want    raft.ServerID // "" none
+	}{
+		{"most acknowledged", acks, all, "n2"},
+		{"most acknowledged that follows", acks, func(id raft.ServerID) bool { return id != "n2" }, "n1"},
+		{"no acknowledgements", nil, all, "n1"},
+		{"nobody follows", acks, func(raft.ServerID) bool { return false }, ""},
+	} {
+		got, ok := handOffTarget(voters, "n0", tc.acks, tc.follows)
+		if tc.want == "" && ok || tc.want != "" && (!ok || got.ID != tc.want) {
+			t.Errorf("%s: %v %v; want %q", tc.name, got.ID, ok, tc.want)
+		}
+	}
+}

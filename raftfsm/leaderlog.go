@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -495,6 +496,18 @@ type clampTransport struct {
 	log     *leaderLog
 	acks    *followerAcks // nil: the leader waits for its own copy
 	clamped atomic.Int64  // AppendEntries sent with a lowered commit index
+
+	// answered holds, per follower, when it last accepted an
+	// AppendEntries (heartbeats included) of the sender's term: a failed
+	// leader hands off only to a follower that still follows it.
+	answered sync.Map // raft.ServerID -> time.Time
+}
+
+// answeredWithin reports whether id accepted an AppendEntries of this
+// leader's term within d.
+func (t *clampTransport) answeredWithin(id raft.ServerID, d time.Duration) bool {
+	v, ok := t.answered.Load(id)
+	return ok && time.Since(v.(time.Time)) < d
 }
 
 func (t *clampTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
@@ -503,6 +516,9 @@ func (t *clampTransport) AppendEntries(id raft.ServerID, target raft.ServerAddre
 		t.clamped.Add(1)
 	}
 	err := t.NetworkTransport.AppendEntries(id, target, args, resp)
+	if err == nil && resp.Success && resp.Term == args.Term {
+		t.answered.Store(id, time.Now())
+	}
 	if err == nil && t.acks != nil && t.acks.record(id, args, resp) {
 		t.log.wake()
 	}

@@ -485,7 +485,11 @@ func (n *Node) handOff(voters []raft.Server) {
 	if n.clamp != nil {
 		acks = n.clamp.acks
 	}
-	target, ok := handOffTarget(voters, raft.ServerID(n.cfg.NodeID), acks)
+	// A follower that accepted this leader's AppendEntries within a
+	// lease still follows it (the leader steps down without a quorum's
+	// answers within its lease).
+	follows := func(id raft.ServerID) bool { return n.clamp.answeredWithin(id, n.cfg.LeaderLeaseTimeout) }
+	target, ok := handOffTarget(voters, raft.ServerID(n.cfg.NodeID), acks, follows)
 	if !ok {
 		return
 	}
@@ -500,15 +504,17 @@ func (n *Node) handOff(voters []raft.Server) {
 	n.log.Info("the failed leader asked a follower to start an election now", "to", target.ID)
 }
 
-// handOffTarget picks the voter other than self that acknowledged the
-// highest index in the current term (acks may be nil: then the first
-// other voter).
-func handOffTarget(voters []raft.Server, self raft.ServerID, acks *followerAcks) (raft.Server, bool) {
+// handOffTarget picks, among the voters other than self that follows
+// says still follow this leader, the one that acknowledged the highest
+// index in the current term (acks may be nil: then the first of them).
+// None when no voter follows: a leader that was already deposed without
+// knowing must not start elections that would disrupt the new one.
+func handOffTarget(voters []raft.Server, self raft.ServerID, acks *followerAcks, follows func(raft.ServerID) bool) (raft.Server, bool) {
 	var best raft.Server
 	var bestIdx uint64
 	found := false
 	for _, v := range voters {
-		if v.ID == self {
+		if v.ID == self || !follows(v.ID) {
 			continue
 		}
 		idx := acks.ackedIndex(v.ID)
