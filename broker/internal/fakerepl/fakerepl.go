@@ -45,7 +45,6 @@ type Fake struct {
 	closed        bool
 	commitAhead   uint64        // Status reports CommitIndex this far past applied
 	applyingFor   time.Duration // Status reports the FSM this long in one apply
-	failed        error         // Err and Status report this failure
 	transferErr   error         // TransferLeadership fails with it
 	transfers     int           // TransferLeadership calls
 	statusCalls   int
@@ -107,20 +106,8 @@ func (f *Fake) Transfers() int {
 	return f.transfers
 }
 
-// SetFailed makes the replica report err as a failure for good (Err and
-// Status.Err), as a node whose disk failed does.
-func (f *Fake) SetFailed(err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failed = err
-}
-
-// Err reports the failure SetFailed set.
-func (f *Fake) Err() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.failed
-}
+// Err implements broker.Replicator: the fake never fails for good.
+func (f *Fake) Err() error { return nil }
 
 // SetApplyingFor makes Status report the FSM inside one apply for d, as a
 // leader whose FSM is stuck on its disk would.
@@ -453,15 +440,11 @@ func (f *Fake) Status() raftfsm.Status {
 	if f.leader {
 		role = "Leader"
 	}
-	st := raftfsm.Status{
+	return raftfsm.Status{
 		ID: f.id, RaftAddr: f.raftAddr, Role: role, Term: f.term,
 		AppliedIndex: f.index, CommitIndex: f.index + f.commitAhead, LastLog: f.index + f.commitAhead,
 		CommitLogEnd: f.st.MaxCommitLogOffset(), LeaderID: f.leaderID, ApplyingFor: f.applyingFor,
 	}
-	if f.failed != nil {
-		st.Err = f.failed.Error()
-	}
-	return st
 }
 
 // Servers implements broker.Replicator.
