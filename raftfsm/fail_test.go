@@ -31,6 +31,35 @@ func (f *failingLog) StoreLogs(logs []*raft.Log) error {
 
 func (f *failingLog) StoreLog(l *raft.Log) error { return f.StoreLogs([]*raft.Log{l}) }
 
+// failableCluster starts three nodes whose Raft log appends fail once
+// their flag in the returned map is set, with a leader holding topic "t"
+// (one queue); tweak, if set, adjusts each config first.
+func failableCluster(t *testing.T, tweak func(*Config)) (c *cluster, fail map[string]*atomic.Bool, li int, l *Node) {
+	t.Helper()
+	fail = map[string]*atomic.Bool{}
+	c = newCluster(t, 3, func(cfg *Config) {
+		if tweak != nil {
+			tweak(cfg)
+		}
+		b := &atomic.Bool{}
+		fail[cfg.NodeID] = b
+		cfg.WrapLogStore = func(s raft.LogStore) raft.LogStore { return &failingLog{LogStore: s, fail: b} }
+	})
+	li, l = c.leader()
+	createTopic(t, l)
+	return c, fail, li, l
+}
+
+// createTopic creates topic "t" with one queue through leader l.
+func createTopic(t *testing.T, l *Node) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := l.CreateTopic(ctx, Topic{Name: "t", Queues: 1}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // waitFailed waits until n reports a failure naming want and has shut
 // Raft down.
 func waitFailed(t *testing.T, n *Node, want string) {
@@ -50,18 +79,7 @@ func waitFailed(t *testing.T, n *Node, want string) {
 // answering every AppendEntries with a failure forever as hashicorp/raft
 // would; the other two go on.
 func TestFollowerRaftLogWriteFailureFailsNode(t *testing.T) {
-	fail := map[string]*atomic.Bool{}
-	c := newCluster(t, 3, func(cfg *Config) {
-		b := &atomic.Bool{}
-		fail[cfg.NodeID] = b
-		cfg.WrapLogStore = func(s raft.LogStore) raft.LogStore { return &failingLog{LogStore: s, fail: b} }
-	})
-	li, l := c.leader()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := l.CreateTopic(ctx, Topic{Name: "t", Queues: 1}); err != nil {
-		t.Fatal(err)
-	}
+	c, fail, li, l := failableCluster(t, nil)
 	f := c.nodes[(li+1)%3]
 	fail[f.cfg.NodeID].Store(true)
 	produce(t, l, "t", 0, "a") // committed by the leader and the other follower
@@ -81,11 +99,7 @@ func TestStoreFailureOutsideApplyFailsNode(t *testing.T) {
 		cfg.Store.FS = fs
 	})
 	li, l := c.leader()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := l.CreateTopic(ctx, Topic{Name: "t", Queues: 1}); err != nil {
-		t.Fatal(err)
-	}
+	createTopic(t, l)
 	f := c.nodes[(li+1)%3]
 	// Everything before the fault applied and synced on the follower, so
 	// that the only failure is the background fsync of what comes next.
@@ -145,19 +159,11 @@ func TestStatusApplyingFor(t *testing.T) {
 // once: a new leader is elected well before the followers' heartbeat
 // timeout (2s here) would even let them notice the leader is gone.
 func TestFailedLeaderHandsOff(t *testing.T) {
-	fail := map[string]*atomic.Bool{}
-	c := newCluster(t, 3, func(cfg *Config) {
+	c, fail, li, l := failableCluster(t, func(cfg *Config) {
 		cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = 2*time.Second, 2*time.Second, 500*time.Millisecond
-		b := &atomic.Bool{}
-		fail[cfg.NodeID] = b
-		cfg.WrapLogStore = func(s raft.LogStore) raft.LogStore { return &failingLog{LogStore: s, fail: b} }
 	})
-	li, l := c.leader()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if err := l.CreateTopic(ctx, Topic{Name: "t", Queues: 1}); err != nil {
-		t.Fatal(err)
-	}
 	fail[l.cfg.NodeID].Store(true)
 	start := time.Now()
 	go func() { _, _ = produceOne(ctx, l, []*Message{{Topic: "t", Body: []byte("x")}}) }() // the leader's own write fails

@@ -498,16 +498,28 @@ type clampTransport struct {
 	clamped atomic.Int64  // AppendEntries sent with a lowered commit index
 
 	// answered holds, per follower, when it last accepted an
-	// AppendEntries (heartbeats included) of the sender's term: a failed
-	// leader hands off only to a follower that still follows it.
-	answered sync.Map // raft.ServerID -> time.Time
+	// AppendEntries (heartbeats included) of the sender's term, in
+	// nanoseconds since epoch (monotonic): a failed leader hands off only
+	// to a follower that still follows it. One *atomic.Int64 per follower,
+	// so recording is no allocation per AppendEntries.
+	answered sync.Map // raft.ServerID -> *atomic.Int64
+	epoch    time.Time
+}
+
+// noteAnswer records that id accepted an AppendEntries just now.
+func (t *clampTransport) noteAnswer(id raft.ServerID) {
+	v, ok := t.answered.Load(id)
+	if !ok {
+		v, _ = t.answered.LoadOrStore(id, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Store(int64(time.Since(t.epoch)))
 }
 
 // answeredWithin reports whether id accepted an AppendEntries of this
 // leader's term within d.
 func (t *clampTransport) answeredWithin(id raft.ServerID, d time.Duration) bool {
 	v, ok := t.answered.Load(id)
-	return ok && time.Since(v.(time.Time)) < d
+	return ok && time.Since(t.epoch)-time.Duration(v.(*atomic.Int64).Load()) < d
 }
 
 func (t *clampTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
@@ -517,7 +529,7 @@ func (t *clampTransport) AppendEntries(id raft.ServerID, target raft.ServerAddre
 	}
 	err := t.NetworkTransport.AppendEntries(id, target, args, resp)
 	if err == nil && resp.Success && resp.Term == args.Term {
-		t.answered.Store(id, time.Now())
+		t.noteAnswer(id)
 	}
 	if err == nil && t.acks != nil && t.acks.record(id, args, resp) {
 		t.log.wake()

@@ -280,7 +280,7 @@ func (n *Node) startRaft() error {
 	}
 	var trans raft.Transport = n.trans
 	if n.leaderLog != nil {
-		n.clamp = &clampTransport{NetworkTransport: n.trans, log: n.leaderLog}
+		n.clamp = &clampTransport{NetworkTransport: n.trans, log: n.leaderLog, epoch: n.epoch}
 		if !n.cfg.LeaderCopyBeforeApply {
 			n.clamp.acks = &followerAcks{raft: n.termAndVoters}
 		}
@@ -481,15 +481,12 @@ const handOffWait = 500 * time.Millisecond
 // leader disk. The election itself stays the judge: a target whose log
 // is behind another voter's loses it, and a normal election follows.
 func (n *Node) handOff(voters []raft.Server) {
-	var acks *followerAcks
-	if n.clamp != nil {
-		acks = n.clamp.acks
-	}
+	// (Only a leader with the parallel append, n.clamp set, hands off.)
 	// A follower that accepted this leader's AppendEntries within a
 	// lease still follows it (the leader steps down without a quorum's
 	// answers within its lease).
 	follows := func(id raft.ServerID) bool { return n.clamp.answeredWithin(id, n.cfg.LeaderLeaseTimeout) }
-	target, ok := handOffTarget(voters, raft.ServerID(n.cfg.NodeID), acks, follows)
+	target, ok := handOffTarget(voters, raft.ServerID(n.cfg.NodeID), n.clamp.acks, follows)
 	if !ok {
 		return
 	}
