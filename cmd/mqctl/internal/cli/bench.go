@@ -73,7 +73,10 @@ p99.9, max, from an HDR histogram at 3 significant digits) and errors.
 The topic is created with --queues queues if it does not exist. --count
 is the total over all producers. A progress line goes to standard error
 once a second with --progress or when standard error is a terminal.
-Exit status 1 if any message failed.`
+produce and e2e stop sending once no message has been acknowledged for
+--timeout (the group is down or has no leader) and report what they
+measured until then; consume stops once no message arrived for --timeout.
+Exit status 1 if any message failed or a run stopped that way.`
 	cmd.AddCommand(
 		benchModeCmd(g, "produce", "Send messages as fast as the in-flight bound allows", runBenchProduce),
 		benchModeCmd(g, "consume", "Read messages back with a consumer group", runBenchConsume),
@@ -173,6 +176,7 @@ type benchStats struct {
 	done    atomic.Int64 // messages completed without error
 	errs    atomic.Int64 // failed messages, unknown outcomes included
 	unknown atomic.Int64 // messages whose outcome is unknown
+	lastOK  atomic.Int64 // Unix ns of the plan's start or the latest success
 
 	mu       sync.Mutex // guards hist and firstErr
 	hist     *hdrhistogram.Histogram
@@ -181,6 +185,11 @@ type benchStats struct {
 
 func newBenchStats() *benchStats {
 	return &benchStats{hist: hdrhistogram.New(histMinMicros, histMaxMicros, histSigFigs)}
+}
+
+// sinceOK is how long ago the latest message succeeded (or the plan began).
+func (s *benchStats) sinceOK() time.Duration {
+	return time.Since(time.Unix(0, s.lastOK.Load()))
 }
 
 // record counts one message: a success with its latency (d < 0: none
@@ -199,6 +208,7 @@ func (s *benchStats) record(d time.Duration, err error) {
 		return
 	}
 	s.done.Add(1)
+	s.lastOK.Store(time.Now().UnixNano())
 	if d < 0 {
 		return
 	}
@@ -278,15 +288,22 @@ func printBenchTable(w io.Writer, r benchReport) error {
 }
 
 // benchPlan hands out messages to producers: count of them, or as many as
-// fit before the deadline.
+// fit before the deadline. It stops handing out once no message has
+// succeeded for idle (stalled): a group that is down or without a leader
+// fails each message only after the client's whole retry time, so a run
+// that went on would take that long per message.
 type benchPlan struct {
 	count    int64
 	deadline time.Time
 	next     atomic.Int64
+	stats    *benchStats
+	idle     time.Duration
+	stalled  atomic.Bool
 }
 
-func newBenchPlan(o *benchOpts) *benchPlan {
-	p := &benchPlan{count: int64(o.count)}
+func newBenchPlan(o *benchOpts, stats *benchStats, idle time.Duration) *benchPlan {
+	p := &benchPlan{count: int64(o.count), stats: stats, idle: idle}
+	stats.lastOK.Store(time.Now().UnixNano()) // the run begins
 	if o.duration > 0 {
 		p.deadline = time.Now().Add(o.duration)
 	}
@@ -295,7 +312,11 @@ func newBenchPlan(o *benchOpts) *benchPlan {
 
 // claim reports whether one more message is to be sent.
 func (p *benchPlan) claim(ctx context.Context) bool {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || p.stalled.Load() {
+		return false
+	}
+	if p.stats.sinceOK() >= p.idle {
+		p.stalled.Store(true)
 		return false
 	}
 	if p.count > 0 {
@@ -348,16 +369,21 @@ func ensureTopic(ctx context.Context, g *globals, topic string, queues uint32) e
 	return nil
 }
 
-// produceAll runs o.producers producers until plan runs out and returns
-// when every message has completed; stats gets one record per message,
-// with its send-to-acknowledgement latency.
-func produceAll(ctx context.Context, g *globals, o *benchOpts, plan *benchPlan, nonce uint64, stats *benchStats) error {
+// produceAll runs o.producers producers until the plan runs out or stalls
+// (no message succeeded for the client timeout) and returns when every
+// message has completed; stats gets one record per message, with its
+// send-to-acknowledgement latency.
+func produceAll(ctx context.Context, g *globals, o *benchOpts, nonce uint64, stats *benchStats) error {
+	plan := newBenchPlan(o, stats, g.timeout)
 	var wg sync.WaitGroup
 	errs := make([]error, o.producers)
 	for i := range o.producers {
 		wg.Go(func() { errs[i] = produceOne(ctx, g, o, plan, nonce, stats) })
 	}
 	wg.Wait()
+	if plan.stalled.Load() {
+		errs = append(errs, failure(fmt.Errorf("stopped: no message acknowledged for %v (is the group down or without a leader?)", g.timeout)))
+	}
 	return errors.Join(errs...)
 }
 
@@ -454,13 +480,18 @@ func runBenchProduce(cmd *cobra.Command, g *globals, o *benchOpts) error {
 	stats := newBenchStats()
 	stop := startProgress(cmd, o, "produce", stats.done.Load, stats.errs.Load)
 	start := time.Now()
-	err := produceAll(ctx, g, o, newBenchPlan(o), newBenchNonce(), stats)
+	err := produceAll(ctx, g, o, newBenchNonce(), stats)
 	elapsed := time.Since(start)
 	stop()
+	var repErr error
+	if stats.done.Load()+stats.errs.Load() > 0 {
+		// Also after a stall: what was measured until then.
+		repErr = printBenchReport(cmd.OutOrStdout(), g.json, stats.report("produce", o, elapsed, true))
+	}
 	if err != nil && ctx.Err() == nil {
 		return asFailure(err)
 	}
-	return printBenchReport(cmd.OutOrStdout(), g.json, stats.report("produce", o, elapsed, true))
+	return repErr
 }
 
 // benchSink is the consumer's Handler of consume and e2e; handlers of
@@ -614,7 +645,7 @@ func runBenchE2E(cmd *cobra.Command, g *globals, o *benchOpts) error {
 	}
 	stop := startProgress(cmd, o, "e2e", recv.done.Load, sent.errs.Load)
 	start := time.Now()
-	prodErr := produceAll(ctx, g, o, newBenchPlan(o), nonce, sent)
+	prodErr := produceAll(ctx, g, o, nonce, sent)
 	waitErr := waitCount(ctx, recv.done.Load, sent.done.Load, time.Time{}, g.timeout)
 	elapsed := time.Since(start)
 	stop()

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/raftmq/raftmq/internal/testutil"
 )
 
 // TestBench produces with each in-flight shape, reads everything back in
@@ -125,6 +127,53 @@ func TestBenchBodyRoundTrip(t *testing.T) {
 			nonce, sent, ok := parseBenchBody(b)
 			if ok != tc.wantOK || (ok && (nonce != 42 || !sent.Equal(now))) {
 				t.Fatalf("parse = %d, %v, %v; want 42, %v, %v", nonce, sent, ok, now, tc.wantOK)
+			}
+		})
+	}
+}
+
+// TestBenchProduceStopsWhenTheGroupIsGone: a run whose group goes away
+// stops once no message has succeeded for --timeout, reports what it
+// measured until then and fails, instead of spending the client's whole
+// retry time on every message left (hours for a long run).
+func TestBenchProduceStopsWhenTheGroupIsGone(t *testing.T) {
+	for _, inflight := range []string{"1", "8"} {
+		t.Run("inflight "+inflight, func(t *testing.T) {
+			s, stop := startStoppableBroker(t, false)
+			type result struct {
+				code     int
+				out, err string
+			}
+			done := make(chan result, 1)
+			go func() {
+				code, out, stderr := runIn(t, "", "-s", s, "--timeout", "1s", "--json", "bench", "produce",
+					"--topic", "gone", "--duration", "10m", "--inflight", inflight, "--size", "64")
+				done <- result{code, out, stderr}
+			}()
+			// Some messages stored: the CommitLog grew past 20 of them.
+			testutil.WaitFor(t, 20*time.Second, "messages acknowledged", func() bool {
+				code, out, _ := runQuiet(t, "-s", s, "--json", "cluster", "status")
+				if code != ExitOK {
+					return false
+				}
+				c := decode[clusterJSON](t, out)
+				return len(c.Nodes) == 1 && c.Nodes[0].CommitLogEnd > 20*64
+			})
+			stopped := time.Now()
+			stop()
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("bench still running 30s after the group went away")
+			}
+			t.Logf("bench ended %v after the broker stopped", time.Since(stopped))
+			if r.code != ExitFailure || !strings.Contains(r.err, "no message acknowledged for 1s") {
+				t.Fatalf("exit %d, stderr %q; want %d and the stall named", r.code, r.err, ExitFailure)
+			}
+			rep := decode[benchReport](t, r.out)
+			if rep.Messages == 0 || rep.Errors == 0 || rep.Latency == nil {
+				t.Fatalf("report %+v; want the messages and latencies before the stop, and errors", rep)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,14 @@ const (
 // stops it when the test ends. It returns the gRPC address.
 func startBroker(t *testing.T, autoCreate bool) string {
 	t.Helper()
+	addr, _ := startStoppableBroker(t, autoCreate)
+	return addr
+}
+
+// startStoppableBroker is startBroker that also returns a function that
+// stops the broker before the test ends (idempotent).
+func startStoppableBroker(t *testing.T, autoCreate bool) (addr string, stop func()) {
+	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	rc := raftfsm.TestConfig()
 	rc.NodeID, rc.Dir, rc.RaftBind, rc.Bootstrap, rc.Logger = testNode, t.TempDir(), "127.0.0.1:0", true, log
@@ -42,7 +51,7 @@ func startBroker(t *testing.T, autoCreate bool) string {
 		_ = node.Close()
 		t.Fatal(err)
 	}
-	addr := lis.Addr().String()
+	addr = lis.Addr().String()
 	bc := broker.TestConfig()
 	bc.GroupID, bc.NodeID, bc.GRPCAddr = testGroup, testNode, addr
 	bc.AutoCreateTopics, bc.MessageLimits, bc.Logger = autoCreate, rc.Store, log
@@ -55,20 +64,24 @@ func startBroker(t *testing.T, autoCreate bool) string {
 	gs, srv := api.NewServer(b, api.Options{Logger: log})
 	served := make(chan error, 1)
 	go func() { served <- gs.Serve(lis) }()
-	t.Cleanup(func() {
-		// The daemon's shutdown order: health NOT_SERVING, broker (and
-		// Raft node) closed, then gRPC drained.
-		if err := srv.Close(); err != nil {
-			t.Errorf("close api server: %v", err)
-		}
-		if err := b.Close(); err != nil {
-			t.Errorf("close broker: %v", err)
-		}
-		gs.GracefulStop()
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			// The daemon's shutdown order: health NOT_SERVING, broker
+			// (and Raft node) closed, then gRPC drained.
+			if err := srv.Close(); err != nil {
+				t.Errorf("close api server: %v", err)
+			}
+			if err := b.Close(); err != nil {
+				t.Errorf("close broker: %v", err)
+			}
+			gs.GracefulStop()
+			if err := <-served; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	testutil.WaitFor(t, 20*time.Second, "mqctl health to pass", func() bool {
 		code, _, _ := runQuiet(t, "health", "-s", addr, "--timeout", "1s")
 		return code == ExitOK
@@ -79,7 +92,7 @@ func startBroker(t *testing.T, autoCreate bool) string {
 		code, out, _ := runQuiet(t, "cluster", "status", "-s", addr, "--timeout", "1s", "--json")
 		return code == ExitOK && strings.Contains(out, `"role": "leader"`) && !strings.Contains(out, `"applied_index": 0,`)
 	})
-	return addr
+	return addr, stop
 }
 
 // runIn runs mqctl with stdin and the test's context, logging the result.
