@@ -98,5 +98,23 @@ func toPBNodeStatus(st broker.NodeStatus) *raftmqpb.NodeStatus {
 		CommitlogEnd: st.CommitLogEnd,
 		Reachable:    true,
 		Error:        st.Error,
+		DiskFull:     st.DiskFull,
+	}
+}
+
+// fromPBNodeStatus is the inverse of toPBNodeStatus for the fields a node
+// reports of itself.
+func fromPBNodeStatus(st *raftmqpb.NodeStatus) broker.NodeStatus {
+	return broker.NodeStatus{
+		NodeID:       st.GetNodeId(),
+		Group:        st.GetGroup(),
+		GRPCAddr:     st.GetGrpcAddr(),
+		RaftAddr:     st.GetRaftAddr(),
+		Role:         st.GetRole(),
+		Term:         st.GetTerm(),
+		AppliedIndex: st.GetAppliedIndex(),
+		CommitLogEnd: st.GetCommitlogEnd(),
+		DiskFull:     st.GetDiskFull(),
+		Error:        st.GetError(),
 	}
 }

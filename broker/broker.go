@@ -64,6 +64,10 @@ func New(cfg Config, rep Replicator) (*Broker, error) {
 		b.wg.Add(1)
 		go func() { defer b.wg.Done(); b.watchApply() }()
 	}
+	if cfg.DiskFullCheck > 0 {
+		b.wg.Add(1)
+		go func() { defer b.wg.Done(); b.watchDisk() }()
+	}
 	return b, nil
 }
 

@@ -33,6 +33,8 @@ type Peers interface {
 	// group (r.Placement is set), which places it or forwards it to its
 	// own leader.
 	PlaceTopic(ctx context.Context, addr string, r PlaceRequest) error
+	// NodeStatus asks the node at addr for its own status.
+	NodeStatus(ctx context.Context, addr string) (NodeStatus, error)
 }
 
 // SetPeers installs the transport to other groups (the api server does it

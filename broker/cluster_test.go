@@ -13,9 +13,20 @@ import (
 // fakePeers is a Peers whose other groups are in-memory topic tables,
 // keyed by node address; down addresses answer ErrGroupUnavailable.
 type fakePeers struct {
-	mu    sync.Mutex
-	parts map[string]map[string]Topic // addr -> topic -> part
-	down  map[string]bool
+	mu       sync.Mutex
+	parts    map[string]map[string]Topic // addr -> topic -> part
+	down     map[string]bool
+	statuses map[string]NodeStatus // addr -> what NodeStatus answers
+}
+
+func (f *fakePeers) NodeStatus(_ context.Context, addr string) (NodeStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, ok := f.statuses[addr]
+	if !ok || f.down[addr] {
+		return NodeStatus{}, fmt.Errorf("%w: %s down", ErrGroupUnavailable, addr)
+	}
+	return st, nil
 }
 
 func (f *fakePeers) table(addr string) (map[string]Topic, error) {

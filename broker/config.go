@@ -65,6 +65,11 @@ type Config struct {
 	// hands the leadership to another voter (see watchApply). Negative
 	// disables the watchdog.
 	ApplyStallTimeout time.Duration
+	// DiskFullCheck is how often a leader checks its store disk: one used
+	// above the hard limit refuses every produce, so the leader hands the
+	// leadership to a voter of its group whose disk has room (see
+	// watchDisk). Negative disables it.
+	DiskFullCheck time.Duration
 	// MessageLimits holds the store options the group's replicas were
 	// opened with; MaxMessageSize and MaxPropertiesSize are used to
 	// validate messages before they reach Raft.
@@ -110,6 +115,7 @@ func DefaultConfig() Config {
 		ProducePipeline:      4,
 		ApplyTimeout:         10 * time.Second,
 		ApplyStallTimeout:    2 * time.Second,
+		DiskFullCheck:        time.Second,
 		MessageLimits:        store.DefaultOptions(),
 		MaxFetchWait:         30 * time.Second,
 		DefaultFetchMessages: 32,
@@ -144,6 +150,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.ProducePipeline, d.ProducePipeline)
 	setDefault(&c.ApplyTimeout, d.ApplyTimeout)
 	setDefault(&c.ApplyStallTimeout, d.ApplyStallTimeout)
+	setDefault(&c.DiskFullCheck, d.DiskFullCheck)
 	setDefault(&c.MessageLimits.MaxMessageSize, d.MessageLimits.MaxMessageSize)
 	setDefault(&c.MessageLimits.MaxPropertiesSize, d.MessageLimits.MaxPropertiesSize)
 	setDefault(&c.MaxFetchWait, d.MaxFetchWait)

@@ -88,8 +88,8 @@
 //
 // # Lifecycle
 //
-// New starts the goroutines (two batchers, the reaper, the apply
-// watchdog); Close stops them, wakes long polls, then closes the
+// New starts the goroutines (two batchers, the reaper, the apply and disk
+// watchdogs); Close stops them, wakes long polls, then closes the
 // Replicator, which hands leadership to another voter first.
 //
 // # Apply watchdog
@@ -101,4 +101,17 @@
 // committed entries for ApplyStallTimeout (default 2s), it transfers the
 // leadership to another voter. The chaos test TestChaosDiskStallLeader
 // (cmd/raftmq) exercises it.
+//
+// # Disk watchdog
+//
+// A leader whose store disk is used above the store's hard limit refuses
+// every produce with store.ErrDiskFull (RESOURCE_EXHAUSTED), while a
+// follower's disk may have room (disks of different sizes, or other data
+// on one). Every DiskFullCheck (default 1s) such a leader asks the other
+// voters for their status (Peers.NodeStatus) and transfers the leadership
+// to the working follower with room that has applied the most; with none,
+// it stays and keeps refusing. Its replica keeps applying what is
+// committed (followers never refuse a committed entry). NodeStatus.DiskFull
+// shows the state in cluster status. TestFullLeaderHandsOver (api) and the
+// chaos test TestChaosDiskFullLeader exercise it.
 package broker

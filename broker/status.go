@@ -20,6 +20,10 @@ type NodeStatus struct {
 	// LeaderID and LeaderAddr name the group's leader as this node sees
 	// it (LeaderAddr is its gRPC address); "" if unknown.
 	LeaderID, LeaderAddr string
+	// DiskFull is set while this node's store disk is used above its hard
+	// limit: as leader it refuses produces (store.ErrDiskFull) and hands
+	// the leadership to a voter with room (watchDisk).
+	DiskFull bool
 	// Error says why this node stopped serving (its store or Raft log
 	// failed: it shut Raft down and must be restarted); "" while it works.
 	Error string
@@ -54,6 +58,7 @@ func (b *Broker) Status() NodeStatus {
 		CommitLogEnd: st.CommitLogEnd,
 		LeaderID:     st.LeaderID,
 		LeaderAddr:   leaderAddr,
+		DiskFull:     st.DiskFull,
 		Error:        st.Err,
 	}
 }

@@ -325,7 +325,11 @@ type Status struct {
 	// never points at entries the FSM is never given (the no-op a new
 	// leader commits first).
 	ApplyingFor time.Duration
-	Err         string
+	// DiskFull is set while this node's store disk is used above its hard
+	// limit (store.Options.DiskHardLimitRatio): as leader it refuses
+	// produces with store.ErrDiskFull.
+	DiskFull bool
+	Err      string
 }
 
 // Status reports this node's Raft role, term and indexes and its CommitLog end.
@@ -339,6 +343,7 @@ func (n *Node) Status() Status {
 		CommitLogEnd: n.Store().MaxCommitLogOffset(), LeaderID: lid, LeaderAddr: laddr,
 	}
 	s.ApplyingFor = n.applyingFor()
+	s.DiskFull = errors.Is(n.Store().CheckDisk(), store.ErrDiskFull)
 	if err := n.failedErr(); err != nil {
 		s.Err = err.Error()
 	}

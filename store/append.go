@@ -67,7 +67,7 @@ func (s *Store) appendLocked(msgs []*Message, res []AppendResult) (int64, error)
 		return 0, err
 	}
 	if !s.opts.SkipDiskCheck {
-		if err := s.checkDiskLocked(); err != nil {
+		if err := s.CheckDisk(); err != nil {
 			return 0, err
 		}
 	}
@@ -203,10 +203,14 @@ func appendIndexItems(items []keyindex.Item, m *Message) []keyindex.Item {
 	return items
 }
 
-// checkDiskLocked refuses appends while the disk is used above the hard
-// limit. The answer is cached for diskCheckEvery or until another
-// diskCheckBytes were written, whichever comes first.
-func (s *Store) checkDiskLocked() error {
+// CheckDisk returns ErrDiskFull while the disk is used above
+// DiskHardLimitRatio. The answer is cached for diskCheckEvery or until
+// another diskCheckBytes were written, whichever comes first. It does not
+// wait for writers (a status report asks it while an append may be
+// stuck on the disk).
+func (s *Store) CheckDisk() error {
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
 	written := s.written.Load()
 	if now := time.Now(); now.Sub(s.diskCheckedAt) >= diskCheckEvery || written-s.diskCheckedOff >= s.diskCheckBytes() {
 		s.diskCheckedAt, s.diskCheckedOff = now, written
@@ -225,14 +229,6 @@ func (s *Store) checkDiskLocked() error {
 		return fmt.Errorf("%w: disk of %s used above %.0f%%", ErrDiskFull, s.dir, 100*s.opts.DiskHardLimitRatio)
 	}
 	return nil
-}
-
-// CheckDisk returns ErrDiskFull while the disk is used above
-// DiskHardLimitRatio (the answer is cached briefly, as for Append).
-func (s *Store) CheckDisk() error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return s.checkDiskLocked()
 }
 
 // diskCheckBytes is how many bytes may be written between disk checks.

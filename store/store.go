@@ -67,15 +67,19 @@ type Store struct {
 	// Append, the checkpoint's syncing of ConsumeQueues and index,
 	// retention's deletion of derived files, and Close. It guards the
 	// fields below up to the blank line.
-	wmu            sync.Mutex
-	wbuf           []byte
-	pend           map[*cqueue.Queue]*pendingQueue
-	pendFree       []*pendingQueue
-	idxItems       []keyindex.Item
+	wmu      sync.Mutex
+	wbuf     []byte
+	pend     map[*cqueue.Queue]*pendingQueue
+	pendFree []*pendingQueue
+	idxItems []keyindex.Item
+	closed   bool
+
+	// dmu guards the cached disk check (CheckDisk); taken under wmu by
+	// Append, alone by everyone else.
+	dmu            sync.Mutex
 	diskCheckedAt  time.Time
 	diskCheckedOff int64
 	diskFull       bool
-	closed         bool
 
 	// Written only by the writer (under wmu), read by anyone: the end of
 	// the CommitLog (bytes below are written), and the Raft index and store

@@ -2471,17 +2471,21 @@ func (x *ClusterStatusRequest) GetLocalOnly() bool {
 }
 
 type NodeStatus struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	Group         string                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
-	GrpcAddr      string                 `protobuf:"bytes,3,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
-	RaftAddr      string                 `protobuf:"bytes,4,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
-	Role          string                 `protobuf:"bytes,5,opt,name=role,proto3" json:"role,omitempty"` // leader, follower, candidate, unknown
-	Term          uint64                 `protobuf:"varint,6,opt,name=term,proto3" json:"term,omitempty"`
-	AppliedIndex  uint64                 `protobuf:"varint,7,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
-	CommitlogEnd  int64                  `protobuf:"varint,8,opt,name=commitlog_end,json=commitlogEnd,proto3" json:"commitlog_end,omitempty"`
-	Reachable     bool                   `protobuf:"varint,9,opt,name=reachable,proto3" json:"reachable,omitempty"`
-	Error         string                 `protobuf:"bytes,10,opt,name=error,proto3" json:"error,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	NodeId       string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Group        string                 `protobuf:"bytes,2,opt,name=group,proto3" json:"group,omitempty"`
+	GrpcAddr     string                 `protobuf:"bytes,3,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
+	RaftAddr     string                 `protobuf:"bytes,4,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	Role         string                 `protobuf:"bytes,5,opt,name=role,proto3" json:"role,omitempty"` // leader, follower, candidate, unknown
+	Term         uint64                 `protobuf:"varint,6,opt,name=term,proto3" json:"term,omitempty"`
+	AppliedIndex uint64                 `protobuf:"varint,7,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	CommitlogEnd int64                  `protobuf:"varint,8,opt,name=commitlog_end,json=commitlogEnd,proto3" json:"commitlog_end,omitempty"`
+	Reachable    bool                   `protobuf:"varint,9,opt,name=reachable,proto3" json:"reachable,omitempty"`
+	Error        string                 `protobuf:"bytes,10,opt,name=error,proto3" json:"error,omitempty"`
+	// The node's store disk is used above its hard limit: as leader it
+	// refuses produces (RESOURCE_EXHAUSTED) and hands the leadership to a
+	// voter with room.
+	DiskFull      bool `protobuf:"varint,11,opt,name=disk_full,json=diskFull,proto3" json:"disk_full,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2584,6 +2588,13 @@ func (x *NodeStatus) GetError() string {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *NodeStatus) GetDiskFull() bool {
+	if x != nil {
+		return x.DiskFull
+	}
+	return false
 }
 
 type ClusterStatusResponse struct {
@@ -2999,7 +3010,7 @@ const file_raftmq_v1_broker_proto_rawDesc = "" +
 	"\bmessages\x18\x01 \x03(\v2\x12.raftmq.v1.MessageR\bmessages\"5\n" +
 	"\x14ClusterStatusRequest\x12\x1d\n" +
 	"\n" +
-	"local_only\x18\x01 \x01(\bR\tlocalOnly\"\x9b\x02\n" +
+	"local_only\x18\x01 \x01(\bR\tlocalOnly\"\xb8\x02\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x14\n" +
@@ -3012,7 +3023,8 @@ const file_raftmq_v1_broker_proto_rawDesc = "" +
 	"\rcommitlog_end\x18\b \x01(\x03R\fcommitlogEnd\x12\x1c\n" +
 	"\treachable\x18\t \x01(\bR\treachable\x12\x14\n" +
 	"\x05error\x18\n" +
-	" \x01(\tR\x05error\"D\n" +
+	" \x01(\tR\x05error\x12\x1b\n" +
+	"\tdisk_full\x18\v \x01(\bR\bdiskFull\"D\n" +
 	"\x15ClusterStatusResponse\x12+\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x15.raftmq.v1.NodeStatusR\x05nodes\"A\n" +
 	"\x19TransferLeadershipRequest\x12$\n" +

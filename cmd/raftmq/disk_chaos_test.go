@@ -37,6 +37,7 @@ var (
 	diskStall  = vfs.DiskMode{Kind: vfs.DiskStall}
 	diskLazy   = vfs.DiskMode{Kind: vfs.DiskLazy}
 	diskFail   = vfs.DiskMode{Kind: vfs.DiskFail}
+	diskFull   = vfs.DiskMode{Kind: vfs.DiskFull}
 )
 
 // diskFaultLen is how long a slow or stalled disk lasts: well past the 1s
@@ -216,6 +217,37 @@ func TestChaosDiskFailFollower(t *testing.T) {
 func TestChaosDiskFailLeader(t *testing.T) {
 	runDisk(t, "disk-fail-leader", 2*time.Second, func(t *testing.T, ctx context.Context, c *testcluster.Cluster, ck *checker.Checker, _ *rand.Rand) {
 		failDisk(t, ctx, c, ck, c.Leader(ctx), "leader")
+	})
+}
+
+// TestChaosDiskFullLeader: the leader's disk goes above the store's hard
+// limit under load (statfs reports it full; writes still succeed, as short
+// of ENOSPC). The leader refuses produces (RESOURCE_EXHAUSTED) until its
+// disk watchdog (broker.Config.DiskFullCheck, 1s) hands the leadership to
+// a follower with room; writes must resume while its disk is still full,
+// and it must go on following (its replica applies whatever is
+// committed). After 4s its disk has room again. Nothing acked may be lost.
+func TestChaosDiskFullLeader(t *testing.T) {
+	runDisk(t, "disk-full-leader", 2*time.Second, func(t *testing.T, ctx context.Context, c *testcluster.Cluster, ck *checker.Checker, _ *rand.Rand) {
+		l := c.Leader(ctx)
+		c.SetDisk(l, diskFull)
+		ck.Fault("fill disk of leader " + c.NodeID(l))
+		since := time.Now()
+		waitFor(t, ctx, c.NodeID(l)+" to report its full disk", func() bool {
+			st, err := c.Status(ctx, l)
+			return err == nil && st.GetDiskFull()
+		})
+		seen := time.Since(since)
+		wrote := probeWrite(t, ctx, c)
+		if now := c.Leader(ctx); now == l {
+			t.Fatalf("%s still leads with a full disk", c.NodeID(l))
+		}
+		if st, err := c.Status(ctx, l); err != nil || st.GetRole() != "follower" || !st.GetDiskFull() {
+			t.Fatalf("%s with its disk full: %v, %v; want a follower reporting its full disk", c.NodeID(l), st, err)
+		}
+		t.Logf("leader %s's disk full: reported after %v; %s leads; first write %v after the disk filled", c.NodeID(l),
+			seen.Round(time.Millisecond), c.NodeID(c.Leader(ctx)), (seen + wrote).Round(time.Millisecond))
+		holdDisk(t, ctx, c, l, since, diskFaultLen)
 	})
 }
 

@@ -270,8 +270,15 @@ func (f *DiskFaultFS) SyncDir(dir string) error {
 	return f.inner.SyncDir(dir)
 }
 
-// DiskUsage forwards.
-func (f *DiskFaultFS) DiskUsage(path string) (DiskUsage, error) { return f.inner.DiskUsage(path) }
+// DiskUsage forwards; in DiskFull it reports no free bytes.
+func (f *DiskFaultFS) DiskUsage(path string) (DiskUsage, error) {
+	u, err := f.inner.DiskUsage(path)
+	if err == nil && f.Mode().Kind == DiskFull {
+		u.FreeBytes = 0
+		u.TotalBytes = max(u.TotalBytes, 1)
+	}
+	return u, err
+}
 
 // Lock forwards to the inner FS when it is a Locker; otherwise the lock
 // is a no-op (one process).

@@ -26,6 +26,7 @@ func TestParseDiskMode(t *testing.T) {
 		{"lazy", vfs.DiskMode{Kind: vfs.DiskLazy}, false},
 		{"fail", vfs.DiskMode{Kind: vfs.DiskFail}, false},
 		{"fail now", vfs.DiskMode{}, true},
+		{"full", vfs.DiskMode{Kind: vfs.DiskFull}, false},
 		{"slow 20ms", vfs.DiskMode{Kind: vfs.DiskSlow, Delay: 20 * time.Millisecond}, false},
 		{"slow", vfs.DiskMode{}, true},
 		{"slow -1s", vfs.DiskMode{}, true},
@@ -282,6 +283,35 @@ func TestDiskFailFailsWritesWithEIO(t *testing.T) {
 	}
 	if n, _ := f.ReadAt(buf, 0); string(buf[:n]) != "beforeafter" {
 		t.Fatalf("read after the failure = %q", buf[:n])
+	}
+}
+
+// TestDiskFullReportsNoFreeBytes: in DiskFull the file system reports no
+// free bytes and writes go on; normal reports the inner FS's usage again.
+func TestDiskFullReportsNoFreeBytes(t *testing.T) {
+	fs := vfs.NewDiskFaultFS(vfs.OS())
+	dir := t.TempDir()
+	before, err := fs.DiskUsage(dir)
+	if err != nil || before.FreeBytes == 0 {
+		t.Fatalf("usage before: %+v, %v; want free bytes", before, err)
+	}
+	fs.SetMode(vfs.DiskMode{Kind: vfs.DiskFull})
+	u, err := fs.DiskUsage(dir)
+	if err != nil || u.FreeBytes != 0 || u.UsedRatio() != 1 {
+		t.Fatalf("usage when full: %+v (used %v), %v; want no free bytes", u, u.UsedRatio(), err)
+	}
+	f, err := fs.Create(filepath.Join(dir, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	mustWrite(t, f, "still written", 0)
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	fs.SetMode(vfs.DiskMode{})
+	if u, err := fs.DiskUsage(dir); err != nil || u.FreeBytes == 0 {
+		t.Fatalf("usage after: %+v, %v; want free bytes again", u, err)
 	}
 }
 

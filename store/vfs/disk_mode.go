@@ -26,9 +26,13 @@ const (
 	// Rename, Remove and MkdirAll with EIO, as a dying disk does; reads go
 	// on.
 	DiskFail
+	// DiskFull reports the file system as full (DiskUsage: no free
+	// bytes) while writes still succeed, as on a disk past the store's
+	// hard limit but short of ENOSPC.
+	DiskFull
 )
 
-var diskKindNames = [...]string{DiskNormal: "normal", DiskSlow: "slow", DiskStall: "stall", DiskLazy: "lazy", DiskFail: "fail"}
+var diskKindNames = [...]string{DiskNormal: "normal", DiskSlow: "slow", DiskStall: "stall", DiskLazy: "lazy", DiskFail: "fail", DiskFull: "full"}
 
 func (k DiskKind) String() string {
 	if k >= 0 && int(k) < len(diskKindNames) {
@@ -52,7 +56,7 @@ func (m DiskMode) String() string {
 }
 
 // ParseDiskMode parses what DiskMode.String prints: "normal", "stall",
-// "lazy", "fail" or "slow <duration>" (e.g. "slow 20ms"). Surrounding space is
+// "lazy", "fail", "full" or "slow <duration>" (e.g. "slow 20ms"). Surrounding space is
 // ignored; an empty string is "normal".
 func ParseDiskMode(s string) (DiskMode, error) {
 	f := strings.Fields(s)
@@ -80,5 +84,5 @@ func ParseDiskMode(s string) (DiskMode, error) {
 		m.Delay = d
 		return m, nil
 	}
-	return DiskMode{}, fmt.Errorf("vfs: unknown disk mode %q (want normal, slow <duration>, stall, lazy or fail)", s)
+	return DiskMode{}, fmt.Errorf("vfs: unknown disk mode %q (want normal, slow <duration>, stall, lazy, fail or full)", s)
 }

@@ -65,7 +65,7 @@
 // # DiskFaultFS
 //
 // DiskFaultFS has one mode at a time (DiskMode, SetMode; ParseDiskMode
-// reads "normal", "slow <duration>", "stall", "lazy"):
+// reads "normal", "slow <duration>", "stall", "lazy", "fail", "full"):
 //
 //	mode    WriteAt               Sync, Truncate, SyncDir   Create, Rename,
 //	                                                        Remove, MkdirAll
@@ -76,6 +76,11 @@
 //	lazy    kept in memory        write the file's pending  forwarded
 //	                              bytes through, then as
 //	                              normal
+//	fail    EIO, nothing changes  EIO                       EIO
+//	full    forwarded             forwarded                 forwarded
+//
+// In full, DiskUsage reports no free bytes (a disk past the store's hard
+// limit, short of ENOSPC); every other mode forwards it.
 //
 // Reads are never delayed. Lazy is the power-loss model of lazyfs for a
 // process crash: bytes written are kept in 4 KiB pages per path, shared by

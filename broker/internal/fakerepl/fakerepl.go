@@ -47,6 +47,7 @@ type Fake struct {
 	applyingFor   time.Duration // Status reports the FSM this long in one apply
 	transferErr   error         // TransferLeadership fails with it
 	transfers     int           // TransferLeadership calls
+	targets       []string      // the voters leadership went to
 	statusCalls   int
 }
 
@@ -104,6 +105,14 @@ func (f *Fake) Transfers() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.transfers
+}
+
+// TransferTargets returns the voters successful TransferLeadership calls
+// handed the leadership to, in order.
+func (f *Fake) TransferTargets() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.targets)
 }
 
 // Err implements broker.Replicator: the fake never fails for good.
@@ -444,6 +453,7 @@ func (f *Fake) Status() raftfsm.Status {
 		ID: f.id, RaftAddr: f.raftAddr, Role: role, Term: f.term,
 		AppliedIndex: f.index, CommitIndex: f.index + f.commitAhead, LastLog: f.index + f.commitAhead,
 		CommitLogEnd: f.st.MaxCommitLogOffset(), LeaderID: f.leaderID, ApplyingFor: f.applyingFor,
+		DiskFull: errors.Is(f.st.CheckDisk(), store.ErrDiskFull),
 	}
 }
 
@@ -477,6 +487,7 @@ func (f *Fake) TransferLeadership(target string) error {
 	if target == "" || target == f.id {
 		return errors.New("fakerepl: no other voter")
 	}
+	f.targets = append(f.targets, target)
 	f.leader, f.leaderID = false, target
 	return nil
 }

@@ -32,6 +32,7 @@ type nodeJSON struct {
 	AppliedIndex uint64 `json:"applied_index"`
 	CommitLogEnd int64  `json:"commitlog_end"`
 	Reachable    bool   `json:"reachable"`
+	DiskFull     bool   `json:"disk_full,omitempty"`
 	Error        string `json:"error,omitempty"`
 }
 
@@ -46,7 +47,9 @@ func newClusterStatusCmd(g *globals) *cobra.Command {
 		Short: "Show every node of the seeds' broker groups",
 		Long: `status asks every seed address for the status of its broker group and
 prints one row per node: id, group, gRPC and Raft addresses, Raft role and
-term, applied index, CommitLog end, and whether it could be reached. Each
+term, applied index, CommitLog end, and whether it could be reached (or
+why it stopped serving, or that its disk is above the store's hard limit,
+so that as leader it refuses produces). Each
 seed is asked once, without retries; a seed that does not answer is
 reported on stderr, and only when no seed answers is that an error.
 
@@ -115,7 +118,7 @@ func toNodeJSON(n *pb.NodeStatus) nodeJSON {
 	return nodeJSON{
 		NodeID: n.GetNodeId(), Group: n.GetGroup(), GRPCAddr: n.GetGrpcAddr(), RaftAddr: n.GetRaftAddr(),
 		Role: n.GetRole(), Term: n.GetTerm(), AppliedIndex: n.GetAppliedIndex(), CommitLogEnd: n.GetCommitlogEnd(),
-		Reachable: n.GetReachable(), Error: n.GetError(),
+		Reachable: n.GetReachable(), DiskFull: n.GetDiskFull(), Error: n.GetError(),
 	}
 }
 
@@ -149,6 +152,8 @@ func printCluster(cmd *cobra.Command, asJSON bool, v clusterJSON) error {
 			status = "unreachable: " + n.Error
 		} else if n.Error != "" {
 			status = n.Error
+		} else if n.DiskFull {
+			status = "disk full: produces refused"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", n.NodeID, n.Group, dash(n.GRPCAddr), dash(n.RaftAddr),
 			dash(n.Role), n.Term, n.AppliedIndex, n.CommitLogEnd, status)

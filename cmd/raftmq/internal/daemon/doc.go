@@ -102,6 +102,9 @@
 //	fail              the store's writes, syncs, creates, renames and
 //	                  removes and the Raft log's appends fail with EIO
 //	                  (the node stops; see raftfsm's Node.fail)
+//	full              statfs reports the store's disk full (above the
+//	                  hard limit) while writes still succeed: as leader
+//	                  the node refuses produces and hands over
 //
 // The daemon logs a warning naming the hook at startup and at every mode
 // change, and sets the mode back to normal before a graceful shutdown.
