@@ -99,6 +99,7 @@ func toPBNodeStatus(st broker.NodeStatus) *raftmqpb.NodeStatus {
 		Reachable:    true,
 		Error:        st.Error,
 		DiskFull:     st.DiskFull,
+		DiskUsed:     st.DiskUsed,
 	}
 }
 
@@ -115,6 +116,7 @@ func fromPBNodeStatus(st *raftmqpb.NodeStatus) broker.NodeStatus {
 		AppliedIndex: st.GetAppliedIndex(),
 		CommitLogEnd: st.GetCommitlogEnd(),
 		DiskFull:     st.GetDiskFull(),
+		DiskUsed:     st.GetDiskUsed(),
 		Error:        st.GetError(),
 	}
 }

@@ -108,20 +108,11 @@ func (p peers) DeleteTopicPart(ctx context.Context, addr, name string) error {
 
 // NodeStatus implements broker.Peers.
 func (p peers) NodeStatus(ctx context.Context, addr string) (broker.NodeStatus, error) {
-	c, err := p.s.client(addr)
+	st, err := p.s.ownStatus(ctx, addr)
 	if err != nil {
 		return broker.NodeStatus{}, peerErr(addr, err)
 	}
-	ctx, cancel := p.readCtx(ctx)
-	defer cancel()
-	resp, err := c.ClusterStatus(ctx, &raftmqpb.ClusterStatusRequest{LocalOnly: true})
-	if err != nil {
-		return broker.NodeStatus{}, peerErr(addr, err)
-	}
-	if len(resp.GetNodes()) != 1 {
-		return broker.NodeStatus{}, fmt.Errorf("api: node at %s returned %d statuses, want its own", addr, len(resp.GetNodes()))
-	}
-	return fromPBNodeStatus(resp.GetNodes()[0]), nil
+	return fromPBNodeStatus(st), nil
 }
 
 // peerErr turns a peer's gRPC error back into the broker error its code

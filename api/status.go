@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/raftmq/raftmq/api/raftmqpb"
@@ -39,24 +40,29 @@ func (s *Server) peerStatus(ctx context.Context, n broker.NodeAddr) *raftmqpb.No
 		down.Error = "gRPC address unknown"
 		return down
 	}
-	c, err := s.client(n.GRPCAddr)
+	st, err := s.ownStatus(ctx, n.GRPCAddr)
 	if err != nil {
 		down.Error = err.Error()
 		return down
 	}
+	return st
+}
+
+// ownStatus asks the node at addr for its own status, bounded by
+// PeerTimeout.
+func (s *Server) ownStatus(ctx context.Context, addr string) (*raftmqpb.NodeStatus, error) {
+	c, err := s.client(addr)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.PeerTimeout)
 	defer cancel()
 	resp, err := c.ClusterStatus(ctx, &raftmqpb.ClusterStatusRequest{LocalOnly: true})
-	if err != nil || len(resp.GetNodes()) != 1 {
-		down.Error = errString(err, "peer returned no status")
-		return down
-	}
-	return resp.GetNodes()[0]
-}
-
-func errString(err error, otherwise string) string {
 	if err != nil {
-		return err.Error()
+		return nil, err
 	}
-	return otherwise
+	if len(resp.GetNodes()) != 1 {
+		return nil, fmt.Errorf("node at %s returned %d statuses, want its own", addr, len(resp.GetNodes()))
+	}
+	return resp.GetNodes()[0], nil
 }

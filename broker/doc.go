@@ -107,11 +107,15 @@
 // A leader whose store disk is used above the store's hard limit refuses
 // every produce with store.ErrDiskFull (RESOURCE_EXHAUSTED), while a
 // follower's disk may have room (disks of different sizes, or other data
-// on one). Every DiskFullCheck (default 1s) such a leader asks the other
-// voters for their status (Peers.NodeStatus) and transfers the leadership
-// to the working follower with room that has applied the most; with none,
-// it stays and keeps refusing. Its replica keeps applying what is
-// committed (followers never refuse a committed entry). NodeStatus.DiskFull
-// shows the state in cluster status. TestFullLeaderHandsOver (api) and the
-// chaos test TestChaosDiskFullLeader exercise it.
+// on one). Every DiskFullCheck (default 1s) every node checks its disk,
+// so that its status (NodeStatus.DiskFull and DiskUsed, which status
+// reports read without touching the disk) is fresh, and a leader whose
+// disk is full asks the other voters for theirs (Peers.NodeStatus) and
+// transfers the leadership to a working follower of its term with room,
+// the least used disk first, then the most applied; a target whose
+// transfer failed is passed over once. With none it stays and keeps
+// refusing, and logs why once. Its replica keeps applying what is
+// committed (followers never refuse a committed entry).
+// TestDiskWatchdog, TestFullLeaderHandsOver (api) and the chaos test
+// TestChaosDiskFullLeader exercise it.
 package broker

@@ -40,6 +40,10 @@ type Replicator interface {
 	IsLeader() bool
 	Leader() (id, raftAddr string)
 	Status() raftfsm.Status
+	// CheckDisk checks the store's disk now (if its cached answer is
+	// stale), so that Status reports it; store.ErrDiskFull above the hard
+	// limit. It may wait for the file system.
+	CheckDisk() error
 	Term() uint64 // cheap, unlike Status: heartbeats use it
 	Servers() ([]raftfsm.Peer, error)
 	// Err is non-nil once the replica failed for good (its store or Raft

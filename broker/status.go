@@ -22,8 +22,10 @@ type NodeStatus struct {
 	LeaderID, LeaderAddr string
 	// DiskFull is set while this node's store disk is used above its hard
 	// limit: as leader it refuses produces (store.ErrDiskFull) and hands
-	// the leadership to a voter with room (watchDisk).
+	// the leadership to a voter with room (watchDisk). DiskUsed is the
+	// fraction of that disk in use (0: unknown).
 	DiskFull bool
+	DiskUsed float64
 	// Error says why this node stopped serving (its store or Raft log
 	// failed: it shut Raft down and must be restarted); "" while it works.
 	Error string
@@ -59,6 +61,7 @@ func (b *Broker) Status() NodeStatus {
 		LeaderID:     st.LeaderID,
 		LeaderAddr:   leaderAddr,
 		DiskFull:     st.DiskFull,
+		DiskUsed:     st.DiskUsed,
 		Error:        st.Err,
 	}
 }

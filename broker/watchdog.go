@@ -2,8 +2,14 @@ package broker
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/raftmq/raftmq/store"
 )
 
 // watchApply is the leader's apply watchdog, run by its own goroutine
@@ -48,80 +54,144 @@ func (b *Broker) watchApply() {
 	}
 }
 
-// watchDisk is the leader's disk watchdog, run by its own goroutine until
-// b.stop. A leader whose store disk is used above the hard limit refuses
-// every produce with ErrDiskFull, although another voter of its group may
-// well have room: the nodes' disks fill together only when they are the
-// same size and hold nothing else. So every DiskFullCheck a leader whose
-// disk is full asks the other voters for their status and hands the
-// leadership to the one that has applied the most among those that answer
-// as working followers with room. When none has room it stays leader (and
-// keeps refusing: retention or an operator must free space) and asks
-// again at the next check.
+// watchDisk is the disk watchdog, run by its own goroutine until b.stop.
+// Every DiskFullCheck it checks this node's store disk (so that its
+// status, which the leader asks below, is fresh on every node). A leader
+// whose disk is used above the hard limit refuses every produce with
+// ErrDiskFull, although another voter of its group may well have room: the
+// nodes' disks fill together only when they are the same size and hold
+// nothing else. Such a leader asks the other voters for their status and
+// hands the leadership to the one that answers as a working follower of
+// its term with room, the least used first (then the one that applied the
+// most). With none it stays leader (and keeps refusing: retention or an
+// operator must free space) and asks again at the next check; a target
+// whose transfer failed is passed over once.
 func (b *Broker) watchDisk() {
 	tick := time.NewTicker(b.cfg.DiskFullCheck)
 	defer tick.Stop()
-	stuck := false // the last check found no voter with room (logged once)
+	var (
+		said   string // the last reason logged for staying, so it is logged once
+		failed string // the target whose transfer failed last, passed over once
+	)
 	for {
 		select {
 		case <-b.stop:
 			return
 		case <-tick.C:
 		}
-		if !b.rep.IsLeader() || !b.rep.Status().DiskFull {
-			stuck = false
+		if err := b.rep.CheckDisk(); err != nil && !errors.Is(err, store.ErrDiskFull) {
+			b.log.Debug("disk check", "err", err)
+		}
+		if !b.rep.IsLeader() {
+			said, failed = "", ""
 			continue
 		}
-		target, ok := b.roomyVoter()
-		if !ok {
-			if !stuck {
-				b.log.Warn("this leader's disk is above its hard limit and no other voter answered with room; produces are refused until space is freed")
+		st := b.rep.Status()
+		if !st.DiskFull {
+			said, failed = "", ""
+			continue
+		}
+		target, why := b.roomyVoter(st.Term, failed)
+		failed = ""
+		if target == "" {
+			if why != said {
+				b.log.Warn("this leader's disk is above its hard limit and no other voter can lead; produces are refused until space is freed", "why", why)
 			}
-			stuck = true
+			said = why
 			continue
 		}
-		stuck = false
+		said = ""
 		b.log.Warn("this leader's disk is above its hard limit; handing leadership to a voter with room", "target", target)
 		if err := b.rep.TransferLeadership(target); err != nil {
 			b.log.Warn("leadership transfer off a full disk failed", "target", target, "err", err)
+			failed = target
 		}
 	}
 }
 
-// roomyVoter returns the other voter that answers, within one
-// DiskFullCheck, as a working follower whose disk has room, preferring the
-// one that has applied the most; false if there is none.
-func (b *Broker) roomyVoter() (string, bool) {
+// roomyVoter picks the voter other than this node that answers, within
+// one DiskFullCheck, as a working follower in term whose disk has room:
+// the least used disk first (unknown usage last), then the most applied.
+// skip is passed over. With none it returns "" and why, per voter.
+func (b *Broker) roomyVoter(term uint64, skip string) (target, why string) {
 	p := b.peersOf()
+	if p == nil {
+		return "", "no transport to the other nodes"
+	}
 	servers, err := b.rep.Servers()
-	if p == nil || err != nil {
-		return "", false
+	if err != nil {
+		return "", "raft configuration unavailable: " + err.Error()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.DiskFullCheck)
 	defer cancel()
 	var (
 		mu      sync.Mutex
-		best    string
-		applied uint64
+		best    NodeStatus
+		reasons []string
 		wg      sync.WaitGroup
 	)
+	// better reports whether x beats y as a target.
+	better := func(x, y NodeStatus) bool {
+		switch {
+		case (x.DiskUsed > 0) != (y.DiskUsed > 0):
+			return x.DiskUsed > 0
+		case x.DiskUsed != y.DiskUsed:
+			return x.DiskUsed < y.DiskUsed
+		case x.AppliedIndex != y.AppliedIndex:
+			return x.AppliedIndex > y.AppliedIndex
+		}
+		return x.NodeID < y.NodeID
+	}
 	for _, s := range servers {
-		addr := b.dir.GRPCAddr(s.ID)
-		if s.ID == b.cfg.NodeID || addr == "" {
+		if s.ID == b.cfg.NodeID {
 			continue
 		}
 		wg.Go(func() {
-			st, err := p.NodeStatus(ctx, addr)
-			if err != nil || st.NodeID != s.ID || st.Role != "follower" || st.DiskFull || st.Error != "" {
-				return
-			}
+			st, why := b.voterStatus(ctx, p, s.ID, term, skip)
 			mu.Lock()
 			defer mu.Unlock()
-			if best == "" || st.AppliedIndex > applied || st.AppliedIndex == applied && s.ID < best {
-				best, applied = s.ID, st.AppliedIndex
+			if why != "" {
+				reasons = append(reasons, s.ID+": "+why)
+				return
+			}
+			if best.NodeID == "" || better(st, best) {
+				best = st
 			}
 		})
 	}
 	wg.Wait()
-	return best, best != ""
+	if best.NodeID != "" {
+		return best.NodeID, ""
+	}
+	slices.Sort(reasons)
+	if len(reasons) == 0 {
+		return "", "no other voter"
+	}
+	return "", strings.Join(reasons, "; ")
+}
+
+// voterStatus asks voter id for its status; why says why it cannot take
+// the leadership off a full disk ("" if it can).
+func (b *Broker) voterStatus(ctx context.Context, p Peers, id string, term uint64, skip string) (NodeStatus, string) {
+	if id == skip {
+		return NodeStatus{}, "the last transfer to it failed"
+	}
+	addr := b.dir.GRPCAddr(id)
+	if addr == "" {
+		return NodeStatus{}, "gRPC address unknown"
+	}
+	st, err := p.NodeStatus(ctx, addr)
+	switch {
+	case err != nil:
+		return st, "unreachable: " + err.Error()
+	case st.NodeID != id:
+		return st, fmt.Sprintf("%s answers as %q", addr, st.NodeID)
+	case st.Error != "":
+		return st, "failed: " + st.Error
+	case st.Role != "follower" || st.Term != term:
+		return st, fmt.Sprintf("%s in term %d", st.Role, st.Term)
+	case st.DiskFull:
+		return st, fmt.Sprintf("disk full too (%.0f%% used)", 100*st.DiskUsed)
+	}
+	return st, ""
 }

@@ -70,12 +70,14 @@ func TestApplyWatchdog(t *testing.T) {
 
 // TestDiskWatchdog: a leader whose store disk is above its hard limit
 // hands the leadership to the other voter that answers as a working
-// follower with room, preferring the one that applied the most; it keeps
-// the leadership when no voter has room or none answers, and a leader
+// follower of its term with room, the least used disk first, then the one
+// that applied the most; a target whose transfer failed is passed over
+// once. It keeps the leadership when no voter can take it, and a leader
 // with room never moves.
 func TestDiskWatchdog(t *testing.T) {
-	follower := func(id string, applied uint64, full bool) NodeStatus {
-		return NodeStatus{NodeID: id, Group: "g", Role: "follower", AppliedIndex: applied, DiskFull: full}
+	// The fake leads in term 1.
+	follower := func(id string, applied uint64, used float64) NodeStatus {
+		return NodeStatus{NodeID: id, Group: "g", Role: "follower", Term: 1, AppliedIndex: applied, DiskUsed: used, DiskFull: used >= 0.9}
 	}
 	start := func(t *testing.T, full bool, statuses map[string]NodeStatus) (*Broker, *fakerepl.Fake) {
 		t.Helper()
@@ -93,24 +95,56 @@ func TestDiskWatchdog(t *testing.T) {
 		b.SetPeers(&fakePeers{statuses: statuses})
 		return b, f
 	}
-	t.Run("full leader hands over to the follower with room that applied the most", func(t *testing.T) {
-		b, f := start(t, true, map[string]NodeStatus{
-			"n2:9876": follower("n2", 7, false),
-			"n3:9876": follower("n3", 9, false),
+	for _, tc := range []struct {
+		name     string
+		statuses map[string]NodeStatus
+		want     string
+	}{
+		{"the least used disk wins", map[string]NodeStatus{
+			"n2:9876": follower("n2", 9, 0.50),
+			"n3:9876": follower("n3", 7, 0.40),
+		}, "n3"},
+		{"equal disks: the most applied wins", map[string]NodeStatus{
+			"n2:9876": follower("n2", 7, 0.40),
+			"n3:9876": follower("n3", 9, 0.40),
+		}, "n3"},
+		{"a known usage beats an unknown one", map[string]NodeStatus{
+			"n2:9876": follower("n2", 9, 0),
+			"n3:9876": follower("n3", 7, 0.80),
+		}, "n3"},
+		{"a follower whose disk is full too is passed over", map[string]NodeStatus{
+			"n2:9876": follower("n2", 5, 0.50),
+			"n3:9876": follower("n3", 9, 0.95),
+		}, "n2"},
+		{"a follower of an older term is passed over", map[string]NodeStatus{
+			"n2:9876": follower("n2", 5, 0.50),
+			"n3:9876": {NodeID: "n3", Role: "follower", Term: 0, AppliedIndex: 9, DiskUsed: 0.1},
+		}, "n2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, f := start(t, true, tc.statuses)
+			testutil.WaitFor(t, 5*time.Second, "the full leader to hand over", func() bool { return !b.IsLeader() })
+			if got := f.TransferTargets(); len(got) != 1 || got[0] != tc.want {
+				t.Fatalf("transfers to %v; want [%s]", got, tc.want)
+			}
 		})
-		testutil.WaitFor(t, 5*time.Second, "the full leader to hand over", func() bool { return !b.IsLeader() })
-		if got := f.TransferTargets(); len(got) != 1 || got[0] != "n3" {
-			t.Fatalf("transfers to %v; want [n3]", got)
-		}
-	})
-	t.Run("a follower whose disk is full too is passed over", func(t *testing.T) {
+	}
+	t.Run("a failed target is passed over once", func(t *testing.T) {
 		b, f := start(t, true, map[string]NodeStatus{
-			"n2:9876": follower("n2", 5, false),
-			"n3:9876": follower("n3", 9, true),
+			"n2:9876": follower("n2", 5, 0.50),
+			"n3:9876": follower("n3", 9, 0.40),
 		})
+		f.FailTransfers(errors.New("the target is not catching up"))
+		testutil.WaitFor(t, 5*time.Second, "four hand-over attempts", func() bool { return f.Transfers() >= 4 })
+		f.FailTransfers(nil)
 		testutil.WaitFor(t, 5*time.Second, "the full leader to hand over", func() bool { return !b.IsLeader() })
-		if got := f.TransferTargets(); len(got) != 1 || got[0] != "n2" {
-			t.Fatalf("transfers to %v; want [n2]", got)
+		// A transfer that failed is not tried again at once: the best
+		// target, then the other, and so on.
+		got := f.TransferRequests()
+		for i, want := range []string{"n3", "n2", "n3", "n2"} {
+			if got[i] != want {
+				t.Fatalf("transfer attempts %v; want them to alternate n3, n2, ...", got)
+			}
 		}
 	})
 	for _, tc := range []struct {
@@ -119,16 +153,16 @@ func TestDiskWatchdog(t *testing.T) {
 		statuses map[string]NodeStatus
 	}{
 		{"no voter with room: the leader stays", true, map[string]NodeStatus{
-			"n2:9876": follower("n2", 5, true),
-			"n3:9876": follower("n3", 9, true),
+			"n2:9876": follower("n2", 5, 0.95),
+			"n3:9876": follower("n3", 9, 0.91),
 		}},
 		{"no voter answers: the leader stays", true, nil},
 		{"only a failed node and a candidate have room: the leader stays", true, map[string]NodeStatus{
-			"n2:9876": {NodeID: "n2", Role: "shutdown", Error: "raftfsm: node failed"},
-			"n3:9876": {NodeID: "n3", Role: "candidate"},
+			"n2:9876": {NodeID: "n2", Role: "shutdown", Term: 1, Error: "raftfsm: node failed"},
+			"n3:9876": {NodeID: "n3", Role: "candidate", Term: 2},
 		}},
 		{"a leader with room stays", false, map[string]NodeStatus{
-			"n2:9876": follower("n2", 5, false),
+			"n2:9876": follower("n2", 5, 0.1),
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

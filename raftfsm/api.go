@@ -327,8 +327,12 @@ type Status struct {
 	ApplyingFor time.Duration
 	// DiskFull is set while this node's store disk is used above its hard
 	// limit (store.Options.DiskHardLimitRatio): as leader it refuses
-	// produces with store.ErrDiskFull.
+	// produces with store.ErrDiskFull. DiskUsed is the fraction of that
+	// disk in use (0: not checked yet). Both are the latest check's
+	// (CheckDisk, and every leader's produce), so Status never waits for
+	// the file system.
 	DiskFull bool
+	DiskUsed float64
 	Err      string
 }
 
@@ -343,7 +347,8 @@ func (n *Node) Status() Status {
 		CommitLogEnd: n.Store().MaxCommitLogOffset(), LeaderID: lid, LeaderAddr: laddr,
 	}
 	s.ApplyingFor = n.applyingFor()
-	s.DiskFull = errors.Is(n.Store().CheckDisk(), store.ErrDiskFull)
+	d := n.Store().LastDiskState()
+	s.DiskFull, s.DiskUsed = d.Full, d.Used
 	if err := n.failedErr(); err != nil {
 		s.Err = err.Error()
 	}
@@ -361,6 +366,11 @@ func roleName(s raft.RaftState) string {
 	}
 	return "shutdown"
 }
+
+// CheckDisk checks the store's disk (store.Store.CheckDisk): ErrDiskFull
+// while it is used above the hard limit. Status reports what the latest
+// check found.
+func (n *Node) CheckDisk() error { return n.Store().CheckDisk() }
 
 // Servers returns the current Raft configuration's voters and non-voters.
 func (n *Node) Servers() ([]Peer, error) {

@@ -205,9 +205,9 @@ func appendIndexItems(items []keyindex.Item, m *Message) []keyindex.Item {
 
 // CheckDisk returns ErrDiskFull while the disk is used above
 // DiskHardLimitRatio. The answer is cached for diskCheckEvery or until
-// another diskCheckBytes were written, whichever comes first. It does not
-// wait for writers (a status report asks it while an append may be
-// stuck on the disk).
+// another diskCheckBytes were written, whichever comes first; a check that
+// is due asks the file system (statfs), so the caller may wait for it. It
+// does not wait for writers.
 func (s *Store) CheckDisk() error {
 	s.dmu.Lock()
 	defer s.dmu.Unlock()
@@ -223,12 +223,32 @@ func (s *Store) CheckDisk() error {
 				s.log.Warn("disk hard limit", "full", full, "used", u.UsedRatio(), "limit", s.opts.DiskHardLimitRatio)
 			}
 			s.diskFull = full
+			s.diskState.Store(&DiskState{Full: full, Used: u.UsedRatio()})
 		}
 	}
 	if s.diskFull {
 		return fmt.Errorf("%w: disk of %s used above %.0f%%", ErrDiskFull, s.dir, 100*s.opts.DiskHardLimitRatio)
 	}
 	return nil
+}
+
+// DiskState is what the latest disk check found (CheckDisk).
+type DiskState struct {
+	// Full is set while the disk is used above DiskHardLimitRatio.
+	Full bool
+	// Used is the fraction of the file system in use, in [0, 1]; 0 when
+	// no check has succeeded yet.
+	Used float64
+}
+
+// LastDiskState returns what the latest CheckDisk found, without asking
+// the file system: status reports call it, and must not hang on a disk
+// whose statfs hangs.
+func (s *Store) LastDiskState() DiskState {
+	if d := s.diskState.Load(); d != nil {
+		return *d
+	}
+	return DiskState{}
 }
 
 // diskCheckBytes is how many bytes may be written between disk checks.

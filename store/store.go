@@ -80,6 +80,7 @@ type Store struct {
 	diskCheckedAt  time.Time
 	diskCheckedOff int64
 	diskFull       bool
+	diskState      atomic.Pointer[DiskState] // the latest check's answer, read without dmu
 
 	// Written only by the writer (under wmu), read by anyone: the end of
 	// the CommitLog (bytes below are written), and the Raft index and store

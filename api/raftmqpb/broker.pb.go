@@ -2485,7 +2485,9 @@ type NodeStatus struct {
 	// The node's store disk is used above its hard limit: as leader it
 	// refuses produces (RESOURCE_EXHAUSTED) and hands the leadership to a
 	// voter with room.
-	DiskFull      bool `protobuf:"varint,11,opt,name=disk_full,json=diskFull,proto3" json:"disk_full,omitempty"`
+	DiskFull bool `protobuf:"varint,11,opt,name=disk_full,json=diskFull,proto3" json:"disk_full,omitempty"`
+	// The fraction of the node's store disk in use, in [0, 1]; 0: unknown.
+	DiskUsed      float64 `protobuf:"fixed64,12,opt,name=disk_used,json=diskUsed,proto3" json:"disk_used,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2595,6 +2597,13 @@ func (x *NodeStatus) GetDiskFull() bool {
 		return x.DiskFull
 	}
 	return false
+}
+
+func (x *NodeStatus) GetDiskUsed() float64 {
+	if x != nil {
+		return x.DiskUsed
+	}
+	return 0
 }
 
 type ClusterStatusResponse struct {
@@ -3010,7 +3019,7 @@ const file_raftmq_v1_broker_proto_rawDesc = "" +
 	"\bmessages\x18\x01 \x03(\v2\x12.raftmq.v1.MessageR\bmessages\"5\n" +
 	"\x14ClusterStatusRequest\x12\x1d\n" +
 	"\n" +
-	"local_only\x18\x01 \x01(\bR\tlocalOnly\"\xb8\x02\n" +
+	"local_only\x18\x01 \x01(\bR\tlocalOnly\"\xd5\x02\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x14\n" +
@@ -3024,7 +3033,8 @@ const file_raftmq_v1_broker_proto_rawDesc = "" +
 	"\treachable\x18\t \x01(\bR\treachable\x12\x14\n" +
 	"\x05error\x18\n" +
 	" \x01(\tR\x05error\x12\x1b\n" +
-	"\tdisk_full\x18\v \x01(\bR\bdiskFull\"D\n" +
+	"\tdisk_full\x18\v \x01(\bR\bdiskFull\x12\x1b\n" +
+	"\tdisk_used\x18\f \x01(\x01R\bdiskUsed\"D\n" +
 	"\x15ClusterStatusResponse\x12+\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x15.raftmq.v1.NodeStatusR\x05nodes\"A\n" +
 	"\x19TransferLeadershipRequest\x12$\n" +

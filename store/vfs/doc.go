@@ -80,7 +80,9 @@
 //	full    forwarded             forwarded                 forwarded
 //
 // In full, DiskUsage reports no free bytes (a disk past the store's hard
-// limit, short of ENOSPC); every other mode forwards it.
+// limit, short of ENOSPC); every other mode forwards it. A store on it
+// refuses appends as leader and its disk-based retention deletes every
+// segment it may (see store.Options.DiskCleanRatio).
 //
 // Reads are never delayed. Lazy is the power-loss model of lazyfs for a
 // process crash: bytes written are kept in 4 KiB pages per path, shared by

@@ -48,6 +48,7 @@ type Fake struct {
 	transferErr   error         // TransferLeadership fails with it
 	transfers     int           // TransferLeadership calls
 	targets       []string      // the voters leadership went to
+	requested     []string      // the targets TransferLeadership was asked for
 	statusCalls   int
 }
 
@@ -106,6 +107,17 @@ func (f *Fake) Transfers() int {
 	defer f.mu.Unlock()
 	return f.transfers
 }
+
+// TransferRequests returns the targets TransferLeadership was called with,
+// failed calls included, in order.
+func (f *Fake) TransferRequests() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.requested)
+}
+
+// CheckDisk implements broker.Replicator over the fake's store.
+func (f *Fake) CheckDisk() error { return f.st.CheckDisk() }
 
 // TransferTargets returns the voters successful TransferLeadership calls
 // handed the leadership to, in order.
@@ -453,7 +465,7 @@ func (f *Fake) Status() raftfsm.Status {
 		ID: f.id, RaftAddr: f.raftAddr, Role: role, Term: f.term,
 		AppliedIndex: f.index, CommitIndex: f.index + f.commitAhead, LastLog: f.index + f.commitAhead,
 		CommitLogEnd: f.st.MaxCommitLogOffset(), LeaderID: f.leaderID, ApplyingFor: f.applyingFor,
-		DiskFull: errors.Is(f.st.CheckDisk(), store.ErrDiskFull),
+		DiskFull: f.st.LastDiskState().Full, DiskUsed: f.st.LastDiskState().Used,
 	}
 }
 
@@ -470,6 +482,7 @@ func (f *Fake) TransferLeadership(target string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.transfers++
+	f.requested = append(f.requested, target)
 	if !f.leader {
 		return raftfsm.ErrNotLeader
 	}

@@ -73,9 +73,10 @@ p99.9, max, from an HDR histogram at 3 significant digits) and errors.
 The topic is created with --queues queues if it does not exist. --count
 is the total over all producers. A progress line goes to standard error
 once a second with --progress or when standard error is a terminal.
-produce and e2e stop sending once no message has been acknowledged for
---timeout (the group is down or has no leader) and report what they
-measured until then; consume stops once no message arrived for --timeout.
+produce and e2e stop once no message has been acknowledged for --timeout
+(the group is down or has no leader): messages still in flight fail at
+once, and the throughput is over the time until the last acknowledgement;
+consume stops once no message arrived for --timeout.
 Exit status 1 if any message failed or a run stopped that way.`
 	cmd.AddCommand(
 		benchModeCmd(g, "produce", "Send messages as fast as the in-flight bound allows", runBenchProduce),
@@ -176,7 +177,7 @@ type benchStats struct {
 	done    atomic.Int64 // messages completed without error
 	errs    atomic.Int64 // failed messages, unknown outcomes included
 	unknown atomic.Int64 // messages whose outcome is unknown
-	lastOK  atomic.Int64 // Unix ns of the plan's start or the latest success
+	lastOK  atomic.Int64 // Unix ns of the first send or the latest success; 0 before
 
 	mu       sync.Mutex // guards hist and firstErr
 	hist     *hdrhistogram.Histogram
@@ -187,7 +188,8 @@ func newBenchStats() *benchStats {
 	return &benchStats{hist: hdrhistogram.New(histMinMicros, histMaxMicros, histSigFigs)}
 }
 
-// sinceOK is how long ago the latest message succeeded (or the plan began).
+// sinceOK is how long ago the latest message succeeded or the first was
+// sent.
 func (s *benchStats) sinceOK() time.Duration {
 	return time.Since(time.Unix(0, s.lastOK.Load()))
 }
@@ -288,22 +290,15 @@ func printBenchTable(w io.Writer, r benchReport) error {
 }
 
 // benchPlan hands out messages to producers: count of them, or as many as
-// fit before the deadline. It stops handing out once no message has
-// succeeded for idle (stalled): a group that is down or without a leader
-// fails each message only after the client's whole retry time, so a run
-// that went on would take that long per message.
+// fit before the deadline.
 type benchPlan struct {
 	count    int64
 	deadline time.Time
 	next     atomic.Int64
-	stats    *benchStats
-	idle     time.Duration
-	stalled  atomic.Bool
 }
 
-func newBenchPlan(o *benchOpts, stats *benchStats, idle time.Duration) *benchPlan {
-	p := &benchPlan{count: int64(o.count), stats: stats, idle: idle}
-	stats.lastOK.Store(time.Now().UnixNano()) // the run begins
+func newBenchPlan(o *benchOpts) *benchPlan {
+	p := &benchPlan{count: int64(o.count)}
 	if o.duration > 0 {
 		p.deadline = time.Now().Add(o.duration)
 	}
@@ -312,17 +307,39 @@ func newBenchPlan(o *benchOpts, stats *benchStats, idle time.Duration) *benchPla
 
 // claim reports whether one more message is to be sent.
 func (p *benchPlan) claim(ctx context.Context) bool {
-	if ctx.Err() != nil || p.stalled.Load() {
-		return false
-	}
-	if p.stats.sinceOK() >= p.idle {
-		p.stalled.Store(true)
+	if ctx.Err() != nil {
 		return false
 	}
 	if p.count > 0 {
 		return p.next.Add(1) <= p.count
 	}
 	return time.Now().Before(p.deadline)
+}
+
+// errStalled ends a produce run in which no message succeeded for the
+// client timeout (watchStall).
+var errStalled = errors.New("no message acknowledged")
+
+// watchStall cancels the run (cancel, with errStalled as the cause) once
+// no message has succeeded for idle since the first one was sent or the
+// latest one succeeded: a group that is down or has no leader fails each
+// message only after the client's whole retry time, so a run that went on
+// would take that long per message, and messages still queued in the
+// client would each wait it out too. It returns when ctx ends.
+func watchStall(ctx context.Context, stats *benchStats, idle time.Duration, cancel context.CancelCauseFunc) {
+	tick := time.NewTicker(min(idle/10, 100*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if stats.lastOK.Load() != 0 && stats.sinceOK() >= idle {
+			cancel(fmt.Errorf("stopped: %w for %v (is the group down or without a leader?)", errStalled, idle))
+			return
+		}
+	}
 }
 
 // newBenchNonce returns a random run nonce.
@@ -369,21 +386,28 @@ func ensureTopic(ctx context.Context, g *globals, topic string, queues uint32) e
 	return nil
 }
 
-// produceAll runs o.producers producers until the plan runs out or stalls
-// (no message succeeded for the client timeout) and returns when every
-// message has completed; stats gets one record per message, with its
-// send-to-acknowledgement latency.
+// produceAll runs o.producers producers until the plan runs out or the run
+// stalls (watchStall) and returns when every message has completed; stats
+// gets one record per message, with its send-to-acknowledgement latency.
+// After a stall, the messages still in flight fail at once and the error
+// wraps errStalled.
 func produceAll(ctx context.Context, g *globals, o *benchOpts, nonce uint64, stats *benchStats) error {
-	plan := newBenchPlan(o, stats, g.timeout)
+	plan := newBenchPlan(o)
+	run, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var watch sync.WaitGroup
+	watch.Go(func() { watchStall(run, stats, g.timeout, cancel) })
 	var wg sync.WaitGroup
 	errs := make([]error, o.producers)
 	for i := range o.producers {
-		wg.Go(func() { errs[i] = produceOne(ctx, g, o, plan, nonce, stats) })
+		wg.Go(func() { errs[i] = produceOne(run, g, o, plan, nonce, stats) })
 	}
 	wg.Wait()
-	if plan.stalled.Load() {
-		errs = append(errs, failure(fmt.Errorf("stopped: no message acknowledged for %v (is the group down or without a leader?)", g.timeout)))
+	if cause := context.Cause(run); errors.Is(cause, errStalled) {
+		errs = []error{failure(cause)} // the producers' errors are the cancellation
 	}
+	cancel(nil)
+	watch.Wait()
 	return errors.Join(errs...)
 }
 
@@ -405,6 +429,7 @@ func produceOne(ctx context.Context, g *globals, o *benchOpts, plan *benchPlan, 
 	}
 	sem := make(chan struct{}, o.inflight) // one token per message in flight
 	for plan.claim(ctx) {
+		stats.lastOK.CompareAndSwap(0, time.Now().UnixNano()) // the idle clock starts
 		if o.inflight == 1 {
 			start := time.Now()
 			sctx, cancel := context.WithTimeout(ctx, g.timeout)
@@ -483,13 +508,16 @@ func runBenchProduce(cmd *cobra.Command, g *globals, o *benchOpts) error {
 	err := produceAll(ctx, g, o, newBenchNonce(), stats)
 	elapsed := time.Since(start)
 	stop()
+	if errors.Is(err, errStalled) {
+		// Throughput over the time messages still went through.
+		elapsed = time.Unix(0, stats.lastOK.Load()).Sub(start)
+	}
 	var repErr error
 	if stats.done.Load()+stats.errs.Load() > 0 {
-		// Also after a stall: what was measured until then.
 		repErr = printBenchReport(cmd.OutOrStdout(), g.json, stats.report("produce", o, elapsed, true))
 	}
 	if err != nil && ctx.Err() == nil {
-		return asFailure(err)
+		return failure(errors.Join(err, repErr)) // both reasons, one exit status
 	}
 	return repErr
 }
@@ -653,11 +681,12 @@ func runBenchE2E(cmd *cobra.Command, g *globals, o *benchOpts) error {
 	rep := recv.report("e2e", o, elapsed, true)
 	ps := sent.report("produce", o, elapsed, false)
 	rep.Errors, rep.Unknown, rep.FirstError = ps.Errors, ps.Unknown, ps.FirstError
-	if err := printBenchReport(cmd.OutOrStdout(), g.json, rep); err != nil {
-		return err
-	}
+	repErr := printBenchReport(cmd.OutOrStdout(), g.json, rep)
 	if prodErr != nil && ctx.Err() == nil {
-		return asFailure(prodErr)
+		return failure(errors.Join(prodErr, repErr)) // both reasons, one exit status
+	}
+	if repErr != nil {
+		return repErr
 	}
 	if closeErr != nil {
 		return failure(fmt.Errorf("closing the consumer: %w", closeErr))

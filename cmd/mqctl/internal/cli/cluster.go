@@ -23,17 +23,18 @@ func newClusterCmd(g *globals) *cobra.Command {
 
 // nodeJSON and clusterJSON are the stable JSON shape of cluster status.
 type nodeJSON struct {
-	NodeID       string `json:"node_id"`
-	Group        string `json:"group"`
-	GRPCAddr     string `json:"grpc_addr"`
-	RaftAddr     string `json:"raft_addr"`
-	Role         string `json:"role"`
-	Term         uint64 `json:"term"`
-	AppliedIndex uint64 `json:"applied_index"`
-	CommitLogEnd int64  `json:"commitlog_end"`
-	Reachable    bool   `json:"reachable"`
-	DiskFull     bool   `json:"disk_full,omitempty"`
-	Error        string `json:"error,omitempty"`
+	NodeID       string  `json:"node_id"`
+	Group        string  `json:"group"`
+	GRPCAddr     string  `json:"grpc_addr"`
+	RaftAddr     string  `json:"raft_addr"`
+	Role         string  `json:"role"`
+	Term         uint64  `json:"term"`
+	AppliedIndex uint64  `json:"applied_index"`
+	CommitLogEnd int64   `json:"commitlog_end"`
+	Reachable    bool    `json:"reachable"`
+	DiskFull     bool    `json:"disk_full,omitempty"`
+	DiskUsed     float64 `json:"disk_used,omitempty"`
+	Error        string  `json:"error,omitempty"`
 }
 
 type clusterJSON struct {
@@ -118,7 +119,7 @@ func toNodeJSON(n *pb.NodeStatus) nodeJSON {
 	return nodeJSON{
 		NodeID: n.GetNodeId(), Group: n.GetGroup(), GRPCAddr: n.GetGrpcAddr(), RaftAddr: n.GetRaftAddr(),
 		Role: n.GetRole(), Term: n.GetTerm(), AppliedIndex: n.GetAppliedIndex(), CommitLogEnd: n.GetCommitlogEnd(),
-		Reachable: n.GetReachable(), DiskFull: n.GetDiskFull(), Error: n.GetError(),
+		Reachable: n.GetReachable(), DiskFull: n.GetDiskFull(), DiskUsed: n.GetDiskUsed(), Error: n.GetError(),
 	}
 }
 
@@ -153,7 +154,7 @@ func printCluster(cmd *cobra.Command, asJSON bool, v clusterJSON) error {
 		} else if n.Error != "" {
 			status = n.Error
 		} else if n.DiskFull {
-			status = "disk full: produces refused"
+			status = fmt.Sprintf("disk full (%.0f%% used): produces refused", 100*n.DiskUsed)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", n.NodeID, n.Group, dash(n.GRPCAddr), dash(n.RaftAddr),
 			dash(n.Role), n.Term, n.AppliedIndex, n.CommitLogEnd, status)
