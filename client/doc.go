@@ -54,6 +54,17 @@
 // no leader) stored nothing and does not make the outcome unknown. An
 // unrouted Send (no route for the topic yet) retries at the seed node that
 // may have stored it, since another seed may be in another broker group.
+//
+// A leader that stops answering without closing its connections (paused,
+// cut off from its group) would hold a Produce for the whole per-attempt
+// timeout, long after the group elected another leader. So an attempt
+// still unanswered after WithLeaderProbe (default 1s) asks the group's
+// other replicas, and again every quarter of it, whether one of them now
+// leads; if one does, the attempt is given up like a timed-out one (its
+// outcome is unknown) and retried at once at the new leader, which is
+// also asked first for routes from then on. A leader that is only slow
+// (no other replica leads) is waited for.
+//
 // A Producer keeps fewer than 128 sequences between its
 // oldest request in flight and its newest, so a late retry is never too
 // old for the broker to recognise (a request waits while the span is
@@ -98,8 +109,8 @@
 //
 // # Goroutines
 //
-// Every goroutine has an owner that stops it: Producer.Close waits for the
-// batch senders, Consumer.Close for the heartbeat and commit loops, queue
+// Every goroutine has an owner that stops it: an attempt waits for its
+// leader probe, Producer.Close for the batch senders, Consumer.Close for the heartbeat and commit loops, queue
 // workers and running handlers. Close Producers and Consumers before the
 // Client.
 package client

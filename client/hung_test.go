@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/raftmq/raftmq/internal/testutil"
 )
 
 // TestHungNodeIsLeftBehind: a node that stops answering (paused, not
@@ -37,4 +39,70 @@ func TestHungNodeIsLeftBehind(t *testing.T) {
 	if _, err := p.Send(ctx, "t", &Message{Body: []byte("after")}); err != nil {
 		t.Fatalf("send after the leader changed: %v", err)
 	}
+}
+
+// TestProduceLeavesAFrozenLeader: a produce in flight at a leader that
+// stops answering is given up once another replica says it leads (the
+// leader probe), long before the request timeout, and retried there,
+// stored once. A produce at a leader that is only slow, and still leads,
+// is left to finish.
+func TestProduceLeavesAFrozenLeader(t *testing.T) {
+	cl := startCluster(t, 2)
+	c := dial(t, cl.addrs(), WithLeaderProbe(50*time.Millisecond))
+	createTopic(t, c, "t", 2)
+	p, err := NewProducer(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	if _, err := p.Send(ctx, "t", &Message{Body: []byte("warm")}); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("slow leader", func(t *testing.T) {
+		release := cl.nodes[0].Block("Produce")
+		done := make(chan error, 1)
+		go func() {
+			_, err := p.Send(ctx, "t", &Message{Body: []byte("slow")})
+			done <- err
+		}()
+		testutil.WaitFor(t, 5*time.Second, "three probes, each told that node 0 leads", func() bool {
+			return cl.nodes[1].Calls("ClusterStatus") >= 3
+		})
+		calls := cl.calls("Produce")
+		release()
+		if err := <-done; err != nil {
+			t.Fatalf("send at a slow leader: %v", err)
+		}
+		if now := cl.calls("Produce"); now != calls {
+			t.Fatalf("%d produce calls after the slow one answered, %d before: it was retried", now, calls)
+		}
+	})
+
+	t.Run("frozen leader", func(t *testing.T) {
+		release := cl.nodes[0].Block("Produce")
+		defer release()
+		before := cl.b.Count("t")
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() {
+			_, err := p.Send(ctx, "t", &Message{Body: []byte("moved")})
+			done <- err
+		}()
+		testutil.WaitFor(t, 5*time.Second, "the produce to reach node 0", func() bool { return cl.nodes[0].Calls("Produce") > 0 })
+		cl.setLeader("g0", 1)
+		if err := <-done; err != nil {
+			t.Fatalf("send after the leader froze: %v", err)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Fatalf("send took %v; want it moved on well before the 10s request timeout", took)
+		}
+		if n := cl.nodes[1].Calls("Produce"); n == 0 {
+			t.Fatal("the retry did not go to the new leader")
+		}
+		if got := cl.b.Count("t"); got != before+1 {
+			t.Fatalf("%d messages stored, %d before; want one more", got, before)
+		}
+	})
 }

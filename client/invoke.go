@@ -3,6 +3,9 @@ package client
 import (
 	"context"
 	"errors"
+	"math"
+	"slices"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -93,13 +96,14 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 			}
 		}
 		var trailer metadata.MD
+		moved := "" // another replica leads now: the attempt was given up
 		if err == nil {
 			if ctx.Err() != nil {
 				// Not sent: a plain context error even for Produce.
 				return zero, wrapRPC(ctx, spec.method, addr, ctx.Err(), false)
 			}
 			var resp T
-			resp, err = attemptOnce(ctx, c, spec, addr, fn, &trailer)
+			resp, moved, err = attemptOnce(ctx, c, spec, addr, group, fn, &trailer)
 			if err == nil {
 				c.rememberSeed(spec, addr)
 				return resp, nil
@@ -121,6 +125,18 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 					pinned = addr
 				}
 			}
+		}
+		if moved != "" {
+			// Like a timed-out attempt (its outcome is unknown), but the
+			// new leader is known: go there at once, and ask it first
+			// for routes too (the old one may answer nothing for long).
+			c.routes.setLeader(spec.topic, group, moved)
+			c.preferSeed(moved)
+			if !spec.idempotent || attempt >= c.cfg.maxRetries || ctx.Err() != nil {
+				return zero, err
+			}
+			hint, hintGroup = moved, group
+			continue
 		}
 		switch status.Code(err) {
 		case codes.FailedPrecondition:
@@ -187,16 +203,95 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 	}
 }
 
-// attemptOnce makes one attempt at addr with the per-attempt timeout.
-func attemptOnce[T any](ctx context.Context, c *Client, spec callSpec, addr string, fn rpcFunc[T], trailer *metadata.MD) (T, error) {
+// attemptOnce makes one attempt at addr with the per-attempt timeout. A
+// Produce routed to group's leader is given up early, as if it had timed
+// out (DEADLINE_EXCEEDED), once another replica of the group says it
+// leads (watchLeader); moved is then that replica's address.
+func attemptOnce[T any](ctx context.Context, c *Client, spec callSpec, addr, group string, fn rpcFunc[T], trailer *metadata.MD) (_ T, moved string, _ error) {
+	var zero T
 	b, err := c.conn(addr)
 	if err != nil {
-		var zero T
-		return zero, err
+		return zero, "", err
 	}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.requestTimeout+spec.extraTimeout)
 	defer cancel()
-	return fn(actx, b, []grpc.CallOption{grpc.Trailer(trailer)})
+	if !spec.produce || spec.topic == "" || group == "" || c.cfg.leaderProbe <= 0 {
+		resp, err := fn(actx, b, []grpc.CallOption{grpc.Trailer(trailer)})
+		return resp, "", err
+	}
+	var (
+		leader = make(chan string, 1)
+		wg     sync.WaitGroup
+	)
+	wctx, stop := context.WithCancel(actx)
+	wg.Go(func() {
+		if l := c.watchLeader(wctx, spec.topic, group, addr); l != "" {
+			leader <- l
+			cancel()
+		}
+	})
+	resp, err := fn(actx, b, []grpc.CallOption{grpc.Trailer(trailer)})
+	stop()
+	wg.Wait()
+	select {
+	case l := <-leader:
+		if err != nil {
+			c.log.Warn("client: the leadership moved while a produce was in flight; retrying at the new leader", "from", addr, "to", l)
+			return zero, l, status.Errorf(codes.DeadlineExceeded, "gave the attempt up: %s leads group %s now", l, group)
+		}
+	default:
+	}
+	return resp, "", err
+}
+
+// watchLeader waits leaderProbe, then a quarter of it at a time while
+// ctx lasts, asking the other nodes of topic's group after each wait
+// whether one of them leads now; it returns that node's address, or "" once ctx ends. The nodes are
+// the group's replicas in the topic's route as the attempt began (or every
+// seed, when the route is gone). Only a node's word about itself counts:
+// a follower's idea of who leads may be stale.
+func (c *Client) watchLeader(ctx context.Context, topic, group, addr string) string {
+	var others []string
+	if rt := c.routes.get(topic, math.MaxInt64, time.Now()); rt != nil && rt.byName[group] != nil {
+		others = rt.byName[group].replicas
+	}
+	if len(others) == 0 {
+		others = c.seeds
+	}
+	others = slices.DeleteFunc(slices.Clone(others), func(r string) bool { return r == addr })
+	t := time.NewTimer(c.cfg.leaderProbe)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-t.C:
+		}
+		for _, r := range others {
+			if c.leads(ctx, r, group) {
+				return r
+			}
+		}
+		// An election takes a while: look again sooner.
+		t.Reset(c.cfg.leaderProbe / 4)
+	}
+}
+
+// leads reports whether the node at addr says, within one leaderProbe,
+// that it leads group.
+func (c *Client) leads(ctx context.Context, addr, group string) bool {
+	b, err := c.conn(addr)
+	if err != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.leaderProbe)
+	defer cancel()
+	resp, err := b.ClusterStatus(ctx, &pb.ClusterStatusRequest{LocalOnly: true})
+	if err != nil || len(resp.GetNodes()) != 1 {
+		return false
+	}
+	n := resp.GetNodes()[0]
+	return n.GetGroup() == group && n.GetRole() == "leader"
 }
 
 // resolve picks the address of one attempt. retry reports whether a
@@ -271,6 +366,12 @@ func (c *Client) rememberSeed(spec callSpec, addr string) {
 	if spec.addr != "" || spec.topic != "" {
 		return
 	}
+	c.preferSeed(addr)
+}
+
+// preferSeed makes addr, if it is a seed, the first one the next seed
+// call tries.
+func (c *Client) preferSeed(addr string) {
 	for i, s := range c.seeds {
 		if s == addr {
 			c.seedNext.Store(uint32(i))

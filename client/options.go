@@ -43,6 +43,10 @@ type config struct {
 	// unaryProduce sends each Produce request as its own call instead of
 	// on the node's ProduceStream (producestream.go).
 	unaryProduce bool
+	// leaderProbe is how long a Produce attempt runs before the client
+	// asks the group's other replicas whether one of them now leads
+	// (watchLeader); 0 never asks.
+	leaderProbe time.Duration
 }
 
 func defaultConfig() config {
@@ -53,6 +57,7 @@ func defaultConfig() config {
 		backoffInitial: 50 * time.Millisecond,
 		backoffMax:     2 * time.Second,
 		routeTTL:       30 * time.Second,
+		leaderProbe:    time.Second,
 		logger:         slog.New(slog.DiscardHandler),
 		creds:          insecure.NewCredentials(),
 	}
@@ -71,6 +76,9 @@ func (c *config) validate() error {
 	}
 	if c.backoffInitial <= 0 || c.backoffMax < c.backoffInitial {
 		errs = append(errs, fmt.Errorf("backoff %v..%v: need 0 < initial <= max", c.backoffInitial, c.backoffMax))
+	}
+	if c.leaderProbe < 0 {
+		errs = append(errs, fmt.Errorf("leader probe %v must not be negative", c.leaderProbe))
 	}
 	if c.routeTTL <= 0 {
 		errs = append(errs, fmt.Errorf("route TTL %v must be positive", c.routeTTL))
@@ -91,6 +99,18 @@ func WithUnaryProduce() Option {
 // broker's Raft commit timeout.
 func WithRequestTimeout(d time.Duration) Option {
 	return func(c *config) { c.requestTimeout = d }
+}
+
+// WithLeaderProbe sets how long a Produce attempt waits for its answer
+// before the client asks the other replicas of the group whether one of
+// them has become the leader, and again every quarter of it while it
+// waits (default 1s, the broker's election timeout; 0 never asks). If one has, the
+// attempt is given up as if it had timed out (its outcome is unknown)
+// and retried there: a leader that was paused or cut off would otherwise
+// hold the request for the whole request timeout, long after a new
+// leader took over.
+func WithLeaderProbe(d time.Duration) Option {
+	return func(c *config) { c.leaderProbe = d }
 }
 
 // WithRetryTimeout bounds a call with all its retries when the caller's

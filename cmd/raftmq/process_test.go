@@ -83,10 +83,11 @@ func TestPauseLeader(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
 	defer cancel()
 	c := testcluster.Start(t, testcluster.Options{Nodes: 3})
-	// A Produce in flight to the paused leader hangs until its attempt
-	// times out (unknown outcome); 2s lets the producers find the new
+	// A Produce in flight to the paused leader would hang until its
+	// attempt times out (10s, the client's default); the client's leader
+	// probe (client.WithLeaderProbe) must give it up and find the new
 	// leader while the old one is still paused.
-	ck, start := startWorkload(t, ctx, c, 2*time.Second)
+	ck, start := startWorkload(t, ctx, c, 10*time.Second)
 
 	waitFor(t, ctx, "2s of acknowledged writes", func() bool { return time.Since(start) >= 2*time.Second && acked(ck) > 0 })
 	old := c.Leader(ctx)
@@ -126,11 +127,7 @@ func TestPauseLeader(t *testing.T) {
 		t.Fatalf("no write succeeded after the pause: %+v", rep.Failovers)
 	}
 	if rep.Failovers[0].Took >= pauseLen {
-		// The Go client keeps a route (and a seed) pointing at a frozen
-		// leader after a Produce or DescribeTopic attempt times out, so
-		// its producers may wait for the resume; the probe above shows the
-		// group itself failed over.
-		t.Logf("note: the checker's producers wrote again only after the resume (%v >= %v pause)",
+		t.Fatalf("the checker's producers wrote again only after the resume (%v >= %v pause): their attempts waited for the frozen leader",
 			rep.Failovers[0].Took.Round(time.Millisecond), pauseLen.Round(time.Millisecond))
 	}
 }

@@ -137,4 +137,13 @@ func nodeGroup(ctx context.Context) string {
 	return g
 }
 
+// nodeAddrKey carries the serving node's address in a call's context.
+type nodeAddrKey struct{}
+
+// nodeAddr returns the address of the node serving ctx's call.
+func nodeAddr(ctx context.Context) string {
+	a, _ := ctx.Value(nodeAddrKey{}).(string)
+	return a
+}
+
 func nowMs() int64 { return time.Now().UnixMilli() }

@@ -49,13 +49,17 @@ func (b *Broker) QueryByKey(_ context.Context, req *pb.QueryByKeyRequest) (*pb.Q
 	return resp, nil
 }
 
-// ClusterStatus reports the nodes of the serving node's broker group.
-func (b *Broker) ClusterStatus(ctx context.Context, _ *pb.ClusterStatusRequest) (*pb.ClusterStatusResponse, error) {
+// ClusterStatus reports the nodes of the serving node's broker group, or
+// with local_only the serving node alone.
+func (b *Broker) ClusterStatus(ctx context.Context, req *pb.ClusterStatusRequest) (*pb.ClusterStatusResponse, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	g := b.groups[b.groupIndexLocked(nodeGroup(ctx))]
 	resp := &pb.ClusterStatusResponse{}
 	for _, addr := range g.Replicas {
+		if req.GetLocalOnly() && addr != nodeAddr(ctx) {
+			continue
+		}
 		role := "follower"
 		if addr == g.Leader {
 			role = "leader"

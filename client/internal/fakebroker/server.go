@@ -199,7 +199,7 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 		}
 		return nil, status.Errorf(codes.FailedPrecondition, "node %s is not the leader", s.addr)
 	}
-	resp, err := handler(context.WithValue(ctx, nodeGroupKey{}, s.group), req)
+	resp, err := handler(context.WithValue(context.WithValue(ctx, nodeGroupKey{}, s.group), nodeAddrKey{}, s.addr), req)
 	if f != nil && err == nil {
 		return nil, status.Error(f.Code, f.Msg)
 	}
