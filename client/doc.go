@@ -63,7 +63,10 @@
 // leads; if one does, the attempt is given up like a timed-out one (its
 // outcome is unknown) and retried at once at the new leader, which is
 // also asked first for routes from then on. A leader that is only slow
-// (no other replica leads) is waited for.
+// (no other replica leads) is waited for. Likewise a route lookup at a
+// seed that has not answered within the probe time is sent to the next
+// seed as well; the first answer wins, and its seed is asked first next
+// time.
 //
 // A Producer keeps fewer than 128 sequences between its
 // oldest request in flight and its newest, so a late retry is never too

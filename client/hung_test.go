@@ -106,3 +106,31 @@ func TestProduceLeavesAFrozenLeader(t *testing.T) {
 		}
 	})
 }
+
+// TestRouteLookupLeavesAFrozenSeed: a route lookup at a seed that stops
+// answering goes to the next seed as well once the leader probe passes,
+// long before the request timeout, and the seed that answered is asked
+// first next time.
+func TestRouteLookupLeavesAFrozenSeed(t *testing.T) {
+	cl := startCluster(t, 2)
+	c := dial(t, cl.addrs(), WithLeaderProbe(50*time.Millisecond))
+	createTopic(t, c, "t", 2)
+	release := cl.nodes[0].Block("DescribeTopic")
+	defer release()
+	start := time.Now()
+	if _, err := c.DescribeTopic(context.Background(), "t"); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("lookup took %v; want it answered by the other seed well before the 10s request timeout", took)
+	}
+	if n := cl.nodes[1].Calls("DescribeTopic"); n != 1 {
+		t.Fatalf("node 1 got %d lookups; want 1", n)
+	}
+	if _, err := c.DescribeTopic(context.Background(), "t"); err != nil {
+		t.Fatal(err)
+	}
+	if n0, n1 := cl.nodes[0].Calls("DescribeTopic"), cl.nodes[1].Calls("DescribeTopic"); n0 != 1 || n1 != 2 {
+		t.Fatalf("lookups: node 0 %d, node 1 %d; want the second at node 1 only", n0, n1)
+	}
+}

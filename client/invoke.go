@@ -50,6 +50,11 @@ type callSpec struct {
 	idempotent bool
 	// extraTimeout is added to the per-attempt timeout (a long poll's wait).
 	extraTimeout time.Duration
+	// hedge marks a read sent to a seed that may go to the next seed as
+	// well when the first has not answered within the leader probe
+	// (hedgedSeeds): a paused seed would hold it for the whole request
+	// timeout.
+	hedge bool
 }
 
 // rpcFunc makes one attempt of a call through stub b.
@@ -103,9 +108,10 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 				return zero, wrapRPC(ctx, spec.method, addr, ctx.Err(), false)
 			}
 			var resp T
-			resp, moved, err = attemptOnce(ctx, c, spec, addr, group, fn, &trailer)
+			var by string
+			resp, by, moved, err = attemptOnce(ctx, c, spec, addr, group, fn, &trailer)
 			if err == nil {
-				c.rememberSeed(spec, addr)
+				c.rememberSeed(spec, by)
 				return resp, nil
 			}
 			if errors.Is(err, ErrClosed) {
@@ -203,21 +209,27 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 	}
 }
 
-// attemptOnce makes one attempt at addr with the per-attempt timeout. A
-// Produce routed to group's leader is given up early, as if it had timed
-// out (DEADLINE_EXCEEDED), once another replica of the group says it
-// leads (watchLeader); moved is then that replica's address.
-func attemptOnce[T any](ctx context.Context, c *Client, spec callSpec, addr, group string, fn rpcFunc[T], trailer *metadata.MD) (_ T, moved string, _ error) {
+// attemptOnce makes one attempt at addr with the per-attempt timeout; by
+// is the node that answered. A Produce routed to group's leader is given
+// up early, as if it had timed out (DEADLINE_EXCEEDED), once another
+// replica of the group says it leads (watchLeader); moved is then that
+// replica's address. A hedged seed read may be answered by another seed
+// (hedgedSeeds).
+func attemptOnce[T any](ctx context.Context, c *Client, spec callSpec, addr, group string, fn rpcFunc[T], trailer *metadata.MD) (_ T, by, moved string, _ error) {
 	var zero T
-	b, err := c.conn(addr)
-	if err != nil {
-		return zero, "", err
-	}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.requestTimeout+spec.extraTimeout)
 	defer cancel()
+	if spec.hedge && spec.addr == "" && spec.topic == "" && len(c.seeds) > 1 && c.cfg.leaderProbe > 0 {
+		resp, by, err := hedgedSeeds(actx, c, addr, fn, trailer)
+		return resp, by, "", err
+	}
+	b, err := c.conn(addr)
+	if err != nil {
+		return zero, addr, "", err
+	}
 	if !spec.produce || spec.topic == "" || group == "" || c.cfg.leaderProbe <= 0 {
 		resp, err := fn(actx, b, []grpc.CallOption{grpc.Trailer(trailer)})
-		return resp, "", err
+		return resp, addr, "", err
 	}
 	var (
 		leader = make(chan string, 1)
@@ -237,11 +249,71 @@ func attemptOnce[T any](ctx context.Context, c *Client, spec callSpec, addr, gro
 	case l := <-leader:
 		if err != nil {
 			c.log.Warn("client: the leadership moved while a produce was in flight; retrying at the new leader", "from", addr, "to", l)
-			return zero, l, status.Errorf(codes.DeadlineExceeded, "gave the attempt up: %s leads group %s now", l, group)
+			return zero, addr, l, status.Errorf(codes.DeadlineExceeded, "gave the attempt up: %s leads group %s now", l, group)
 		}
 	default:
 	}
-	return resp, "", err
+	return resp, addr, "", err
+}
+
+// hedgedSeeds sends a seed read to addr and, each time leaderProbe passes
+// without an answer, also to the next seed, until one answers; it returns
+// the first success (and who sent it), or the last failure once every
+// seed tried has failed or ctx ended. The others are cancelled.
+func hedgedSeeds[T any](ctx context.Context, c *Client, addr string, fn rpcFunc[T], trailer *metadata.MD) (T, string, error) {
+	type answer struct {
+		resp T
+		md   metadata.MD
+		err  error
+		by   string
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	next := slices.Index(c.seeds, addr) // -1 if addr is not a seed: start at seeds[0]
+	answers := make(chan answer, len(c.seeds)+1)
+	send := func(a string) {
+		wg.Go(func() {
+			var md metadata.MD
+			b, err := c.conn(a)
+			var resp T
+			if err == nil {
+				resp, err = fn(ctx, b, []grpc.CallOption{grpc.Trailer(&md)})
+			}
+			answers <- answer{resp, md, err, a}
+		})
+	}
+	send(addr)
+	pending, tried := 1, 1
+	t := time.NewTimer(c.cfg.leaderProbe)
+	defer t.Stop()
+	var last answer
+	for pending > 0 {
+		select {
+		case a := <-answers:
+			pending--
+			if a.err == nil {
+				*trailer = a.md
+				return a.resp, a.by, nil
+			}
+			last = a
+		case <-t.C:
+			if tried < len(c.seeds) {
+				next = (next + 1) % len(c.seeds)
+				if c.seeds[next] == addr {
+					next = (next + 1) % len(c.seeds)
+				}
+				c.log.Debug("client: seed slow to answer; asking another too", "slow", addr, "also", c.seeds[next])
+				send(c.seeds[next])
+				pending++
+				tried++
+				t.Reset(c.cfg.leaderProbe)
+			}
+		}
+	}
+	*trailer = last.md
+	return last.resp, last.by, last.err
 }
 
 // watchLeader waits leaderProbe, then a quarter of it at a time while

@@ -162,7 +162,7 @@ func (c *Client) route(ctx context.Context, topic string) (*topicRoute, error) {
 // describe calls DescribeTopic on a seed and caches the route it returns
 // (nil when the topic has no queues).
 func (c *Client) describe(ctx context.Context, topic string) (*pb.DescribeTopicResponse, *topicRoute, error) {
-	resp, err := invoke(ctx, c, callSpec{method: "DescribeTopic"},
+	resp, err := invoke(ctx, c, callSpec{method: "DescribeTopic", hedge: true},
 		func(ctx context.Context, b pb.BrokerClient, opts []grpc.CallOption) (*pb.DescribeTopicResponse, error) {
 			return b.DescribeTopic(ctx, &pb.DescribeTopicRequest{Name: topic}, opts...)
 		})

@@ -126,9 +126,13 @@ func TestPauseLeader(t *testing.T) {
 	if len(rep.Failovers) != 1 || !rep.Failovers[0].Recovered {
 		t.Fatalf("no write succeeded after the pause: %+v", rep.Failovers)
 	}
-	if rep.Failovers[0].Took >= pauseLen {
-		t.Fatalf("the checker's producers wrote again only after the resume (%v >= %v pause): their attempts waited for the frozen leader",
-			rep.Failovers[0].Took.Round(time.Millisecond), pauseLen.Round(time.Millisecond))
+	if took := rep.Failovers[0].Took; took >= pauseLen {
+		if wrote < pauseLen-time.Second {
+			t.Fatalf("the checker's producers wrote again only after the resume (%v >= %v pause), although the group took a write %v after the pause began: their attempts waited for the frozen leader",
+				took.Round(time.Millisecond), pauseLen.Round(time.Millisecond), wrote.Round(time.Millisecond))
+		}
+		// A slow election on a loaded machine left no time to move.
+		t.Logf("note: the group itself took its first write only %v after the pause began", wrote.Round(time.Millisecond))
 	}
 }
 
