@@ -57,12 +57,14 @@
 //
 // A leader that stops answering without closing its connections (paused,
 // cut off from its group) would hold a Produce for the whole per-attempt
-// timeout, long after the group elected another leader. So an attempt
-// still unanswered after WithLeaderProbe (default 1s) asks the group's
-// other replicas, and again every quarter of it, whether one of them now
-// leads; if one does, the attempt is given up like a timed-out one (its
-// outcome is unknown) and retried at once at the new leader, which is
-// also asked first for routes from then on. A leader that is only slow
+// timeout, long after the group elected another leader. So once an
+// attempt is unanswered for WithLeaderProbe (default 1s) the client asks
+// the group's nodes, and again every quarter of it, which one leads (one
+// round at a time per group, shared by every slow attempt; the claim of
+// the highest term wins, so a deposed leader that does not know it yet is
+// not followed); if another node leads, the attempt is given up like a
+// timed-out one (its outcome is unknown) and retried at once at the new
+// leader, which is also asked first for routes from then on. A leader that is only slow
 // (no other replica leads) is waited for. Likewise a route lookup at a
 // seed that has not answered within the probe time is sent to the next
 // seed as well; the first answer wins, and its seed is asked first next

@@ -75,8 +75,8 @@ func TestProduceLeavesAFrozenLeader(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatalf("send at a slow leader: %v", err)
 		}
-		if now := cl.calls("Produce"); now != calls {
-			t.Fatalf("%d produce calls after the slow one answered, %d before: it was retried", now, calls)
+		if now := cl.calls("Produce"); now != calls || cl.nodes[1].Calls("Produce") != 0 {
+			t.Fatalf("%d produce calls after the slow one answered, %d before, %d at node 1: it was retried", now, calls, cl.nodes[1].Calls("Produce"))
 		}
 	})
 

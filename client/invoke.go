@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"errors"
-	"math"
 	"slices"
 	"sync"
 	"time"
@@ -211,9 +210,9 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 
 // attemptOnce makes one attempt at addr with the per-attempt timeout; by
 // is the node that answered. A Produce routed to group's leader is given
-// up early, as if it had timed out (DEADLINE_EXCEEDED), once another
-// replica of the group says it leads (watchLeader); moved is then that
-// replica's address. A hedged seed read may be answered by another seed
+// up early, as if it had timed out (DEADLINE_EXCEEDED), once another node
+// of the group claims the leadership (watchLeader); moved is then that
+// node's address. A hedged seed read may be answered by another seed
 // (hedgedSeeds).
 func attemptOnce[T any](ctx context.Context, c *Client, spec callSpec, addr, group string, fn rpcFunc[T], trailer *metadata.MD) (_ T, by, moved string, _ error) {
 	var zero T
@@ -231,27 +230,27 @@ func attemptOnce[T any](ctx context.Context, c *Client, spec callSpec, addr, gro
 		resp, err := fn(actx, b, []grpc.CallOption{grpc.Trailer(trailer)})
 		return resp, addr, "", err
 	}
-	var (
-		leader = make(chan string, 1)
-		wg     sync.WaitGroup
-	)
-	wctx, stop := context.WithCancel(actx)
-	wg.Go(func() {
-		if l := c.watchLeader(wctx, spec.topic, group, addr); l != "" {
-			leader <- l
-			cancel()
+	// The watch starts only once the attempt is slow: a fast produce
+	// pays for a timer, not a goroutine.
+	pctx, pcancel := context.WithCancelCause(actx)
+	defer pcancel(nil)
+	var newLeader string
+	done := make(chan struct{})
+	timer := time.AfterFunc(c.cfg.leaderProbe, func() {
+		defer close(done)
+		if l := c.watchLeader(pctx, spec.topic, group, addr); l != "" {
+			newLeader = l
+			pcancel(errLeaderMoved)
 		}
 	})
-	resp, err := fn(actx, b, []grpc.CallOption{grpc.Trailer(trailer)})
-	stop()
-	wg.Wait()
-	select {
-	case l := <-leader:
-		if err != nil {
-			c.log.Warn("client: the leadership moved while a produce was in flight; retrying at the new leader", "from", addr, "to", l)
-			return zero, addr, l, status.Errorf(codes.DeadlineExceeded, "gave the attempt up: %s leads group %s now", l, group)
-		}
-	default:
+	resp, err := fn(pctx, b, []grpc.CallOption{grpc.Trailer(trailer)})
+	if !timer.Stop() {
+		pcancel(nil) // ends the watch; a move it saw first stays the cause
+		<-done
+	}
+	if err != nil && errors.Is(context.Cause(pctx), errLeaderMoved) {
+		c.log.Warn("client: the leadership moved while a produce was in flight; retrying at the new leader", "from", addr, "to", newLeader)
+		return zero, addr, newLeader, status.Errorf(codes.DeadlineExceeded, "gave the attempt up: %s leads group %s now", newLeader, group)
 	}
 	return resp, addr, "", err
 }
@@ -314,56 +313,6 @@ func hedgedSeeds[T any](ctx context.Context, c *Client, addr string, fn rpcFunc[
 	}
 	*trailer = last.md
 	return last.resp, last.by, last.err
-}
-
-// watchLeader waits leaderProbe, then a quarter of it at a time while
-// ctx lasts, asking the other nodes of topic's group after each wait
-// whether one of them leads now; it returns that node's address, or "" once ctx ends. The nodes are
-// the group's replicas in the topic's route as the attempt began (or every
-// seed, when the route is gone). Only a node's word about itself counts:
-// a follower's idea of who leads may be stale.
-func (c *Client) watchLeader(ctx context.Context, topic, group, addr string) string {
-	var others []string
-	if rt := c.routes.get(topic, math.MaxInt64, time.Now()); rt != nil && rt.byName[group] != nil {
-		others = rt.byName[group].replicas
-	}
-	if len(others) == 0 {
-		others = c.seeds
-	}
-	others = slices.DeleteFunc(slices.Clone(others), func(r string) bool { return r == addr })
-	t := time.NewTimer(c.cfg.leaderProbe)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ""
-		case <-t.C:
-		}
-		for _, r := range others {
-			if c.leads(ctx, r, group) {
-				return r
-			}
-		}
-		// An election takes a while: look again sooner.
-		t.Reset(c.cfg.leaderProbe / 4)
-	}
-}
-
-// leads reports whether the node at addr says, within one leaderProbe,
-// that it leads group.
-func (c *Client) leads(ctx context.Context, addr, group string) bool {
-	b, err := c.conn(addr)
-	if err != nil {
-		return false
-	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.leaderProbe)
-	defer cancel()
-	resp, err := b.ClusterStatus(ctx, &pb.ClusterStatusRequest{LocalOnly: true})
-	if err != nil || len(resp.GetNodes()) != 1 {
-		return false
-	}
-	n := resp.GetNodes()[0]
-	return n.GetGroup() == group && n.GetRole() == "leader"
 }
 
 // resolve picks the address of one attempt. retry reports whether a

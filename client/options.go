@@ -77,8 +77,8 @@ func (c *config) validate() error {
 	if c.backoffInitial <= 0 || c.backoffMax < c.backoffInitial {
 		errs = append(errs, fmt.Errorf("backoff %v..%v: need 0 < initial <= max", c.backoffInitial, c.backoffMax))
 	}
-	if c.leaderProbe < 0 {
-		errs = append(errs, fmt.Errorf("leader probe %v must not be negative", c.leaderProbe))
+	if c.leaderProbe < 0 || c.leaderProbe > 0 && c.leaderProbe < minLeaderProbe {
+		errs = append(errs, fmt.Errorf("leader probe %v must be 0 or at least %v", c.leaderProbe, minLeaderProbe))
 	}
 	if c.routeTTL <= 0 {
 		errs = append(errs, fmt.Errorf("route TTL %v must be positive", c.routeTTL))
@@ -101,14 +101,18 @@ func WithRequestTimeout(d time.Duration) Option {
 	return func(c *config) { c.requestTimeout = d }
 }
 
+// minLeaderProbe is the shortest leader probe (WithLeaderProbe).
+const minLeaderProbe = 10 * time.Millisecond
+
 // WithLeaderProbe sets how long a Produce attempt waits for its answer
-// before the client asks the other replicas of the group whether one of
-// them has become the leader, and again every quarter of it while it
-// waits (default 1s, the broker's election timeout; 0 never asks). If one has, the
-// attempt is given up as if it had timed out (its outcome is unknown)
-// and retried there: a leader that was paused or cut off would otherwise
-// hold the request for the whole request timeout, long after a new
-// leader took over.
+// before the client asks the nodes of the group which one leads, and
+// again every quarter of it while it waits (default 1s, the broker's
+// election timeout; 0 never asks, else at least 10ms); every slow attempt
+// of the client shares the answers. If another node claims the leadership
+// in the highest term seen, the attempt is given up as if it had timed
+// out (its outcome is unknown) and retried there: a leader that was
+// paused or cut off would otherwise hold the request for the whole
+// request timeout, long after a new leader took over.
 func WithLeaderProbe(d time.Duration) Option {
 	return func(c *config) { c.leaderProbe = d }
 }
