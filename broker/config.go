@@ -65,10 +65,11 @@ type Config struct {
 	// hands the leadership to another voter (see watchApply). Negative
 	// disables the watchdog.
 	ApplyStallTimeout time.Duration
-	// DiskFullCheck is how often a leader checks its store disk: one used
-	// above the hard limit refuses every produce, so the leader hands the
-	// leadership to a voter of its group whose disk has room (see
-	// watchDisk). Negative disables it.
+	// DiskFullCheck is how often every node checks its store disk (so its
+	// status is fresh) and a leader whose disk is used above the hard
+	// limit, which refuses every produce, hands the leadership to a voter
+	// of its group whose disk has room (see watchDisk). Negative disables
+	// it.
 	DiskFullCheck time.Duration
 	// MessageLimits holds the store options the group's replicas were
 	// opened with; MaxMessageSize and MaxPropertiesSize are used to

@@ -219,14 +219,13 @@ func (s *Store) CheckDisk() error {
 			s.log.Warn("disk usage unknown", "err", err)
 		} else {
 			full := u.UsedRatio() >= s.opts.DiskHardLimitRatio
-			if full != s.diskFull {
+			if full != s.LastDiskState().Full {
 				s.log.Warn("disk hard limit", "full", full, "used", u.UsedRatio(), "limit", s.opts.DiskHardLimitRatio)
 			}
-			s.diskFull = full
 			s.diskState.Store(&DiskState{Full: full, Used: u.UsedRatio()})
 		}
 	}
-	if s.diskFull {
+	if s.LastDiskState().Full {
 		return fmt.Errorf("%w: disk of %s used above %.0f%%", ErrDiskFull, s.dir, 100*s.opts.DiskHardLimitRatio)
 	}
 	return nil

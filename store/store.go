@@ -79,7 +79,6 @@ type Store struct {
 	dmu            sync.Mutex
 	diskCheckedAt  time.Time
 	diskCheckedOff int64
-	diskFull       bool
 	diskState      atomic.Pointer[DiskState] // the latest check's answer, read without dmu
 
 	// Written only by the writer (under wmu), read by anyone: the end of
