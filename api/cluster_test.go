@@ -16,6 +16,7 @@ import (
 	"github.com/raftmq/raftmq/broker"
 	"github.com/raftmq/raftmq/internal/testutil"
 	"github.com/raftmq/raftmq/raftfsm"
+	"github.com/raftmq/raftmq/store/vfs"
 )
 
 // testNode is one in-process node: Raft node, broker, gRPC server.
@@ -59,6 +60,25 @@ func newCluster(t testing.TB, size int, cfgs nodeConfigs) *testCluster {
 	peers, lis, grpcAddrs := c.listen(size)
 	c.startAll(peers, lis, grpcAddrs)
 	return c
+}
+
+// newClusterOn is newTestCluster whose nodes' stores each run on a file
+// system of their own from newFS (returned in node order, for the test to
+// inject faults); mod, when set, adjusts each node's broker configuration.
+func newClusterOn[F vfs.FS](t *testing.T, size int, newFS func() F, mod func(*broker.Config)) (*testCluster, []F) {
+	t.Helper()
+	var fss []F
+	c := newCluster(t, size, func() (raftfsm.Config, broker.Config) {
+		rc, bc := testConfigs()
+		fs := newFS()
+		fss = append(fss, fs)
+		rc.Store.FS = fs
+		if mod != nil {
+			mod(&bc)
+		}
+		return rc, bc
+	})
+	return c, fss
 }
 
 // listen reserves the Raft and gRPC addresses of size nodes, named

@@ -10,7 +10,6 @@ import (
 	"github.com/raftmq/raftmq/api/raftmqpb"
 	"github.com/raftmq/raftmq/broker"
 	"github.com/raftmq/raftmq/internal/testutil"
-	"github.com/raftmq/raftmq/raftfsm"
 	"github.com/raftmq/raftmq/store/vfs"
 )
 
@@ -20,15 +19,8 @@ import (
 // succeed again, the node with the full disk still follows (its replica
 // applies what is committed), and cluster status names its full disk.
 func TestFullLeaderHandsOver(t *testing.T) {
-	var disks []*vfs.DiskFaultFS
-	c := newCluster(t, 3, func() (raftfsm.Config, broker.Config) {
-		rc, bc := testConfigs()
-		d := vfs.NewDiskFaultFS(vfs.OS())
-		disks = append(disks, d)
-		rc.Store.FS = d
-		bc.DiskFullCheck = 500 * time.Millisecond
-		return rc, bc
-	})
+	c, disks := newClusterOn(t, 3, func() *vfs.DiskFaultFS { return vfs.NewDiskFaultFS(vfs.OS()) },
+		func(bc *broker.Config) { bc.DiskFullCheck = 500 * time.Millisecond })
 	l, _ := c.leader()
 	if _, err := l.client.CreateTopic(callCtx(t), &raftmqpb.CreateTopicRequest{Topic: &raftmqpb.TopicConfig{Name: "t", Queues: 2}}); err != nil {
 		t.Fatal(err)

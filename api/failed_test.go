@@ -14,9 +14,7 @@ import (
 
 	"github.com/raftmq/raftmq/api"
 	"github.com/raftmq/raftmq/api/raftmqpb"
-	"github.com/raftmq/raftmq/broker"
 	"github.com/raftmq/raftmq/internal/testutil"
-	"github.com/raftmq/raftmq/raftfsm"
 	"github.com/raftmq/raftmq/store/vfs"
 )
 
@@ -26,14 +24,7 @@ import (
 // stored), reports the failure in cluster status, and turns its health
 // service NOT_SERVING; the others go on.
 func TestFailedNodeRefusesAllButStatus(t *testing.T) {
-	var faults []*vfs.FaultFS
-	c := newCluster(t, 3, func() (raftfsm.Config, broker.Config) {
-		rc, bc := testConfigs()
-		fs := vfs.NewFaultFS(vfs.OS())
-		faults = append(faults, fs)
-		rc.Store.FS = fs
-		return rc, bc
-	})
+	c, faults := newClusterOn(t, 3, func() *vfs.FaultFS { return vfs.NewFaultFS(vfs.OS()) }, nil)
 	l, f := c.leader()
 	if _, err := l.client.CreateTopic(callCtx(t), &raftmqpb.CreateTopicRequest{Topic: &raftmqpb.TopicConfig{Name: "t", Queues: 1}}); err != nil {
 		t.Fatal(err)

@@ -15,23 +15,14 @@ import (
 // leader drops the cached route, so the next send finds the new leader.
 func TestHungNodeIsLeftBehind(t *testing.T) {
 	cl := startCluster(t, 2)
-	c := dial(t, []string{cl.nodes[0].Addr(), cl.nodes[1].Addr()}, WithRequestTimeout(200*time.Millisecond))
-	createTopic(t, c, "t", 2)
-	p, err := NewProducer(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := warmProducer(t, cl, WithRequestTimeout(200*time.Millisecond))
 	ctx := context.Background()
-	if _, err := p.Send(ctx, "t", &Message{Body: []byte("warm")}); err != nil {
-		t.Fatal(err)
-	}
 	// Node 0 (leader and first seed) hangs; node 1 becomes the leader.
 	releaseProduce := cl.nodes[0].Block("Produce")
 	defer releaseProduce()
 	releaseDescribe := cl.nodes[0].Block("DescribeTopic")
 	defer releaseDescribe()
-	_, err = p.Send(ctx, "t", &Message{Body: []byte("at the hung leader")})
+	_, err := p.Send(ctx, "t", &Message{Body: []byte("at the hung leader")})
 	if !errors.Is(err, ErrUnknownOutcome) {
 		t.Fatalf("send to a hung leader: %v, want ErrUnknownOutcome", err)
 	}
@@ -48,17 +39,8 @@ func TestHungNodeIsLeftBehind(t *testing.T) {
 // is left to finish.
 func TestProduceLeavesAFrozenLeader(t *testing.T) {
 	cl := startCluster(t, 2)
-	c := dial(t, cl.addrs(), WithLeaderProbe(50*time.Millisecond))
-	createTopic(t, c, "t", 2)
-	p, err := NewProducer(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := warmProducer(t, cl, WithLeaderProbe(50*time.Millisecond))
 	ctx := context.Background()
-	if _, err := p.Send(ctx, "t", &Message{Body: []byte("warm")}); err != nil {
-		t.Fatal(err)
-	}
 
 	t.Run("slow leader", func(t *testing.T) {
 		release := cl.nodes[0].Block("Produce")
@@ -133,4 +115,18 @@ func TestRouteLookupLeavesAFrozenSeed(t *testing.T) {
 	if n0, n1 := cl.nodes[0].Calls("DescribeTopic"), cl.nodes[1].Calls("DescribeTopic"); n0 != 1 || n1 != 2 {
 		t.Fatalf("lookups: node 0 %d, node 1 %d; want the second at node 1 only", n0, n1)
 	}
+}
+
+// warmProducer dials cl's nodes with opts, creates topic "t" with two
+// queues and returns a producer that has stored one message there (so the
+// route is cached and node 0 is the remembered seed).
+func warmProducer(t *testing.T, cl *cluster, opts ...Option) *Producer {
+	t.Helper()
+	c := dial(t, cl.addrs(), opts...)
+	createTopic(t, c, "t", 2)
+	p := newProducer(t, c)
+	if _, err := p.Send(context.Background(), "t", &Message{Body: []byte("warm")}); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -461,11 +461,12 @@ func (f *Fake) Status() raftfsm.Status {
 	if f.leader {
 		role = "Leader"
 	}
+	disk := f.st.LastDiskState()
 	return raftfsm.Status{
 		ID: f.id, RaftAddr: f.raftAddr, Role: role, Term: f.term,
 		AppliedIndex: f.index, CommitIndex: f.index + f.commitAhead, LastLog: f.index + f.commitAhead,
 		CommitLogEnd: f.st.MaxCommitLogOffset(), LeaderID: f.leaderID, ApplyingFor: f.applyingFor,
-		DiskFull: f.st.LastDiskState().Full, DiskUsed: f.st.LastDiskState().Used,
+		DiskFull: disk.Full, DiskUsed: disk.Used,
 	}
 }
 
