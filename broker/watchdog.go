@@ -143,7 +143,7 @@ func (b *Broker) roomyVoter(term uint64, skip string) (target, why string) {
 		return x.NodeID < y.NodeID
 	}
 	for _, s := range servers {
-		if s.ID == b.cfg.NodeID {
+		if s.ID == b.cfg.NodeID || s.NonVoter { // a non-voter cannot lead
 			continue
 		}
 		wg.Go(func() {

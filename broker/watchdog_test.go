@@ -79,7 +79,9 @@ func TestDiskWatchdog(t *testing.T) {
 	follower := func(id string, applied uint64, used float64) NodeStatus {
 		return NodeStatus{NodeID: id, Group: "g", Role: "follower", Term: 1, AppliedIndex: applied, DiskUsed: used, DiskFull: used >= 0.9}
 	}
-	start := func(t *testing.T, full bool, statuses map[string]NodeStatus) (*Broker, *fakerepl.Fake) {
+	// start starts a leader whose group is n1 (itself), n2 and n3, or
+	// servers when given.
+	start := func(t *testing.T, full bool, statuses map[string]NodeStatus, servers ...raftfsm.Peer) (*Broker, *fakerepl.Fake) {
 		t.Helper()
 		disk := vfs.NewDiskFaultFS(vfs.OS())
 		if full {
@@ -91,7 +93,10 @@ func TestDiskWatchdog(t *testing.T) {
 			c.DiskFullCheck = 20 * time.Millisecond
 			c.Peers = map[string]string{"n2": "n2:9876", "n3": "n3:9876"}
 		})
-		f.SetServers([]raftfsm.Peer{{ID: "n1"}, {ID: "n2"}, {ID: "n3"}})
+		if servers == nil {
+			servers = []raftfsm.Peer{{ID: "n1"}, {ID: "n2"}, {ID: "n3"}}
+		}
+		f.SetServers(servers)
 		b.SetPeers(&fakePeers{statuses: statuses})
 		return b, f
 	}
@@ -129,6 +134,16 @@ func TestDiskWatchdog(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a non-voter is passed over", func(t *testing.T) {
+		b, f := start(t, true, map[string]NodeStatus{
+			"n2:9876": follower("n2", 5, 0.50),
+			"n3:9876": follower("n3", 9, 0.10),
+		}, raftfsm.Peer{ID: "n1"}, raftfsm.Peer{ID: "n2"}, raftfsm.Peer{ID: "n3", NonVoter: true})
+		testutil.WaitFor(t, 5*time.Second, "the full leader to hand over", func() bool { return !b.IsLeader() })
+		if got := f.TransferRequests(); got[0] != "n2" {
+			t.Fatalf("transfer attempts %v; want n2 first (n3 cannot lead)", got)
+		}
+	})
 	t.Run("a failed target is passed over once", func(t *testing.T) {
 		b, f := start(t, true, map[string]NodeStatus{
 			"n2:9876": follower("n2", 5, 0.50),

@@ -380,7 +380,7 @@ func (n *Node) Servers() ([]Peer, error) {
 	}
 	var out []Peer
 	for _, s := range f.Configuration().Servers {
-		out = append(out, Peer{ID: string(s.ID), RaftAddr: string(s.Address)})
+		out = append(out, Peer{ID: string(s.ID), RaftAddr: string(s.Address), NonVoter: s.Suffrage != raft.Voter})
 	}
 	return out, nil
 }

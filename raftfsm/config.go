@@ -11,10 +11,14 @@ import (
 	"github.com/raftmq/raftmq/store"
 )
 
-// Peer is a Raft voter: its server id and Raft address.
+// Peer is a Raft server: its server id and Raft address. A static peer
+// list names voters; Node.Servers also reports non-voters.
 type Peer struct {
 	ID       string
 	RaftAddr string
+	// NonVoter marks a server that replicates but neither votes nor may
+	// lead (set by Node.Servers only).
+	NonVoter bool
 }
 
 // Config configures a Node. Start from DefaultConfig or TestConfig.

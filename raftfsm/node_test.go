@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -427,5 +428,24 @@ func TestLargeOffsetCommitIsSplit(t *testing.T) {
 		if st := n.Status(); st.Err != "" {
 			t.Fatalf("%s failed: %s", n.cfg.NodeID, st.Err)
 		}
+	}
+}
+
+func TestServersReportsNonVoters(t *testing.T) {
+	c := newCluster(t, 1, nil)
+	_, n := c.leader()
+	// The non-voter need not exist: adding it only changes the
+	// configuration (its replication just keeps failing).
+	addr := testutil.FreeAddr(t)
+	if err := n.raft.AddNonvoter("learner", raft.ServerAddress(addr), 0, 5*time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	servers, err := n.Servers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Peer{{ID: "n0", RaftAddr: c.cfgs[0].RaftBind}, {ID: "learner", RaftAddr: addr, NonVoter: true}}
+	if !slices.Equal(servers, want) {
+		t.Fatalf("Servers() = %+v; want %+v", servers, want)
 	}
 }
