@@ -12,6 +12,13 @@
 # shown), and bytes written per node per message (/proc/PID/io write_bytes
 # deltas of the server processes, averaged over the nodes).
 #
+# Both clusters run side by side and every workload runs ROUNDS times,
+# alternating which system goes first, so that drift in the machine
+# (another tenant, the VM's memory state) falls on both alike. The table
+# shows the median of each figure over the rounds and the ratio of the
+# medians; the ratio of each round is printed below it, so a single lucky
+# or unlucky run shows as such.
+#
 # nats-server and the nats CLI are built with `go install` into a temporary
 # directory (module proxy versions below). If that fails the NATS columns
 # say "n/a" and the raftmq half still runs.
@@ -20,7 +27,8 @@
 # Environment: SYNC_MSGS (default 2000), ASYNC_MSGS (default 200000),
 #   SIZE (default 1024), BASE_PORT (default 24000), KEEP=1 keeps the
 #   temporary directory; REPLICAS (default "3 1"), WORKLOADS (default
-#   "sync async cons"), SKIP_NATS=1 runs the raftmq half only,
+#   "sync async cons"), ROUNDS (default 3), SKIP_NATS=1 runs the raftmq
+#   half only,
 #   RAFTMQ_FLAGS adds daemon flags (e.g. "--raft-log-store boltdb"),
 #   CLIENT_BATCH is the raftmq client batch of the async workload
 #   (default 500: like NATS's --batch 500, one window per producer).
@@ -36,6 +44,8 @@ REPLICAS=${REPLICAS:-3 1}
 WORKLOADS=${WORKLOADS:-sync async cons}
 RAFTMQ_FLAGS=${RAFTMQ_FLAGS:-}
 CLIENT_BATCH=${CLIENT_BATCH:-500}
+ROUNDS=${ROUNDS:-3}
+ROUND=1
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -197,7 +207,7 @@ nats_parse() {
 
 # nats_run R WORKLOAD ARGS...: one nats bench run on stream bench-rR.
 nats_run() {
-	local r=$1 w=$2 out="$TMP/nats-r$1-$2.out" before after msgs
+	local r=$1 w=$2 out="$TMP/nats-r$1-$2-$ROUND.out" before after msgs
 	shift 2
 	before=$(write_bytes "${NATS_PIDS[@]}")
 	local d0 t0 c0 c1
@@ -223,24 +233,28 @@ nats_run() {
 	R[nats.$r.$w.bpm]=$(per_node_msg $((after - before)) "$r" "$msgs")
 }
 
-nats_half() {
-	local r
-	log "starting three nats-server processes (JetStream, sync_interval: always)"
-	start_nats || return 0
-	for r in $REPLICAS; do
-		if want sync; then
-			log "NATS R$r: sync"
-			nats_run "$r" sync pub sync --create --replicas "$r" --msgs "$SYNC_MSGS" --clients 1 "bench.r$r"
+# nats_workload R WORKLOAD: one run of WORKLOAD on stream bench-rR; consume
+# first fills the stream (unmeasured) when async is not among WORKLOADS.
+nats_workload() {
+	local r=$1 w=$2
+	[[ $NATS_UP == 1 ]] || return 0
+	case $w in
+	sync)
+		log "NATS R$r: sync (round $ROUND)"
+		nats_run "$r" sync pub sync --create --replicas "$r" --msgs "$SYNC_MSGS" --clients 1 "bench.r$r"
+		;;
+	async)
+		log "NATS R$r: async 4x500 (round $ROUND)"
+		nats_run "$r" async pub async --create --replicas "$r" --purge --clients 4 --batch 500 --msgs "$ASYNC_MSGS" "bench.r$r"
+		;;
+	cons)
+		if ! want async; then
+			nats_run "$r" fill pub async --create --replicas "$r" --purge --clients 4 --batch 500 --msgs "$ASYNC_MSGS" "bench.r$r"
 		fi
-		if want async; then
-			log "NATS R$r: async 4x500"
-			nats_run "$r" async pub async --create --replicas "$r" --purge --clients 4 --batch 500 --msgs "$ASYNC_MSGS" "bench.r$r"
-		fi
-		if want cons; then
-			log "NATS R$r: consume"
-			nats_run "$r" cons consume --clients 1 --msgs "$ASYNC_MSGS"
-		fi
-	done
+		log "NATS R$r: consume (round $ROUND)"
+		nats_run "$r" cons consume --clients 1 --msgs "$ASYNC_MSGS"
+		;;
+	esac
 }
 
 # ---------------------------------------------------------------- raftmq
@@ -288,7 +302,7 @@ json_field() {
 
 # raftmq_run R SERVERS WORKLOAD MODE ARGS...
 raftmq_run() {
-	local r=$1 servers=$2 w=$3 out="$TMP/raftmq-r$1-$3.out" before after msgs
+	local r=$1 servers=$2 w=$3 out="$TMP/raftmq-r$1-$3-$ROUND.out" before after msgs
 	shift 3
 	before=$(write_bytes "${RAFTMQ_PIDS[@]}")
 	local d0 t0 c0 c1
@@ -313,30 +327,80 @@ raftmq_run() {
 	R[raftmq.$r.$w.bpm]=$(per_node_msg $((after - before)) "$r" "$msgs")
 }
 
-raftmq_half() {
-	local r base servers i
-	for r in $REPLICAS; do
-		base=$((BASE_PORT + 100 * r))
-		log "starting $r raftmq process(es) ${RAFTMQ_FLAGS:-(default flags)}"
-		start_raftmq "$r" "$base" || { stop_raftmq; continue; }
-		servers=""
-		for i in $(seq 1 "$r"); do servers+="127.0.0.1:$((base + i)),"; done
-		servers=${servers%,}
-		if want sync; then
-			log "raftmq R$r: sync"
-			raftmq_run "$r" "$servers" sync produce --topic "bench-r$r" --queues 8 --producers 1 --inflight 1 --count "$SYNC_MSGS"
+# raftmq_workload R SERVERS WORKLOAD: one run of WORKLOAD on the group at
+# SERVERS. Each async run adds ASYNC_MSGS messages to topic bench-rR-async
+# and each consume reads the next ASYNC_MSGS of them as group bench-rR;
+# consume first fills the topic (unmeasured) when async is not among
+# WORKLOADS.
+raftmq_workload() {
+	local r=$1 servers=$2 w=$3
+	[[ $RAFTMQ_UP == 1 ]] || return 0
+	case $w in
+	sync)
+		log "raftmq R$r: sync (round $ROUND)"
+		raftmq_run "$r" "$servers" sync produce --topic "bench-r$r" --queues 8 --producers 1 --inflight 1 --count "$SYNC_MSGS"
+		;;
+	async | fill)
+		log "raftmq R$r: async 4x500 (round $ROUND)"
+		raftmq_run "$r" "$servers" "$w" produce --topic "bench-r$r-async" --queues 8 --producers 4 --inflight 500 \
+			--batch "$CLIENT_BATCH" --count "$ASYNC_MSGS"
+		;;
+	cons)
+		want async || raftmq_workload "$r" "$servers" fill
+		log "raftmq R$r: consume (round $ROUND)"
+		raftmq_run "$r" "$servers" cons consume --topic "bench-r$r-async" --group "bench-r$r" --count "$ASYNC_MSGS" --batch 256
+		;;
+	esac
+}
+
+# ---------------------------------------------------------------- rounds
+FIELDS="rate p50 p99 bpm cpu disk"
+
+# keep_round SYSTEM R WORKLOAD files this round's figures of the run under
+# their round number.
+keep_round() {
+	local k=$1.$2.$3 f
+	for f in $FIELDS; do
+		if [[ -n ${R[$k.$f]:-} ]]; then
+			R[$k.$f.$ROUND]=${R[$k.$f]}
+			unset "R[$k.$f]"
 		fi
-		if want async || want cons; then
-			log "raftmq R$r: async 4x500"
-			raftmq_run "$r" "$servers" async produce --topic "bench-r$r-async" --queues 8 --producers 4 --inflight 500 \
-				--batch "$CLIENT_BATCH" --count "$ASYNC_MSGS"
-		fi
-		if want cons; then
-			log "raftmq R$r: consume"
-			raftmq_run "$r" "$servers" cons consume --topic "bench-r$r-async" --group "bench-r$r" --count "$ASYNC_MSGS" --batch 256
-		fi
-		stop_raftmq
 	done
+}
+
+# median FORMAT NUMBER... prints the median of the numbers (the mean of
+# the middle two for an even count) with the printf FORMAT; nothing for
+# none.
+median() {
+	local fmt=$1
+	shift
+	[[ $# -gt 0 ]] || return 0
+	printf '%s\n' "$@" | sort -g | awk -v f="$fmt" '{ v[NR] = $1 } END {
+		printf f "\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+	}'
+}
+
+# summarize SYSTEM R WORKLOAD sets each field to its median over the rounds
+# (disk: that of the round with the median rate, or the last such round).
+summarize() {
+	local k=$1.$2.$3 f i vals mid fmt
+	for f in rate p50 p99 bpm cpu; do
+		vals=()
+		for i in $(seq 1 "$ROUNDS"); do
+			[[ -n ${R[$k.$f.$i]:-} ]] && vals+=("${R[$k.$f.$i]}")
+		done
+		fmt=%.0f
+		[[ $f == p50 || $f == p99 ]] && fmt=%.2f
+		mid=$(median "$fmt" "${vals[@]}")
+		[[ -n $mid ]] && R[$k.$f]=$mid
+	done
+	for i in $(seq 1 "$ROUNDS"); do
+		if [[ -n ${R[$k.disk.$i]:-} ]]; then
+			R[$k.disk]=${R[$k.disk.$i]}
+			awk -v a="${R[$k.rate.$i]:-0}" -v b="${R[$k.rate]:-0}" 'BEGIN { exit !(a <= b) }' && break
+		fi
+	done
+	return 0
 }
 
 # ---------------------------------------------------------------- table
@@ -344,6 +408,10 @@ ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.2f", a / b; else print "n/a" }'
 }
 v() { echo "${R[$1]:-n/a}"; }
+# p50_ratio A B [SUFFIX] prints A's p50 over B's (SUFFIX: one round's).
+p50_ratio() {
+	if [[ -n ${R[$1.p50${3:-}]:-} && -n ${R[$2.p50${3:-}]:-} ]]; then ratio "${R[$1.p50${3:-}]}" "${R[$2.p50${3:-}]}"; else echo "-"; fi
+}
 lat() {
 	if [[ -n ${R[$1.p50]:-} ]]; then echo "${R[$1.p50]}/${R[$1.p99]}"; else echo "-"; fi
 }
@@ -356,8 +424,9 @@ print_table() {
 	echo "latency p50/p99 in ms; B/msg/node = bytes written per message per server process;"
 	echo "disk = MB/s written to $DISK and % of the time it was busy during the run (whole device: other processes count too);"
 	echo "CPU = user+system CPU of all server processes per message, in microseconds"
-	printf '%-16s %12s %12s %8s %16s %16s %12s %12s %12s %12s %10s %10s\n' workload "raftmq msg/s" "NATS msg/s" ratio \
-		"raftmq p50/p99" "NATS p50/p99" "raftmq B/msg" "NATS B/msg" "raftmq disk" "NATS disk" "raftmq CPU" "NATS CPU"
+	echo "medians over $ROUNDS round(s), the systems alternating; ratio = raftmq/NATS msg/s, p50 ratio = raftmq/NATS p50"
+	printf '%-16s %12s %12s %8s %16s %16s %9s %12s %12s %12s %12s %10s %10s\n' workload "raftmq msg/s" "NATS msg/s" ratio \
+		"raftmq p50/p99" "NATS p50/p99" "p50 ratio" "raftmq B/msg" "NATS B/msg" "raftmq disk" "NATS disk" "raftmq CPU" "NATS CPU"
 	for r in $REPLICAS; do
 		for w in $WORKLOADS; do
 			case $w in
@@ -365,21 +434,67 @@ print_table() {
 			async) name="R$r async 4x500" ;;
 			cons) name="R$r consume" ;;
 			esac
-			printf '%-16s %12s %12s %8s %16s %16s %12s %12s %12s %12s %10s %10s\n' "$name" "$(v "raftmq.$r.$w.rate")" "$(v "nats.$r.$w.rate")" \
+			printf '%-16s %12s %12s %8s %16s %16s %9s %12s %12s %12s %12s %10s %10s\n' "$name" "$(v "raftmq.$r.$w.rate")" "$(v "nats.$r.$w.rate")" \
 				"$(ratio "${R[raftmq.$r.$w.rate]:-}" "${R[nats.$r.$w.rate]:-}")" \
-				"$(lat "raftmq.$r.$w")" "$(lat "nats.$r.$w")" "$(v "raftmq.$r.$w.bpm")" "$(v "nats.$r.$w.bpm")" \
+				"$(lat "raftmq.$r.$w")" "$(lat "nats.$r.$w")" "$(p50_ratio "raftmq.$r.$w" "nats.$r.$w")" \
+				"$(v "raftmq.$r.$w.bpm")" "$(v "nats.$r.$w.bpm")" \
 				"$(v "raftmq.$r.$w.disk")" "$(v "nats.$r.$w.disk")" "$(v "raftmq.$r.$w.cpu")" "$(v "nats.$r.$w.cpu")"
 		done
 	done
+	if ((ROUNDS > 1)); then
+		echo
+		echo "each round's ratio (raftmq/NATS):"
+		for r in $REPLICAS; do
+			for w in $WORKLOADS; do
+				printf '  R%s %-6s msg/s:' "$r" "$w"
+				for i in $(seq 1 "$ROUNDS"); do printf ' %s' "$(ratio "${R[raftmq.$r.$w.rate.$i]:-}" "${R[nats.$r.$w.rate.$i]:-}")"; done
+				if [[ $w == sync ]]; then
+					printf '   p50:'
+					for i in $(seq 1 "$ROUNDS"); do printf ' %s' "$(p50_ratio "raftmq.$r.$w" "nats.$r.$w" ".$i")"; done
+				fi
+				echo
+			done
+		done
+	fi
 	if [[ $NATS_OK == 0 && ${SKIP_NATS:-0} != 1 ]]; then
 		echo "NATS was not run: installing it with go install failed (see above)."
 	fi
 }
 
+NATS_UP=0
 if [[ $NATS_OK == 1 ]]; then
-	nats_half
-	for pid in "${NATS_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${NATS_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	log "starting three nats-server processes (JetStream, sync_interval: always)"
+	start_nats && NATS_UP=1
 fi
-raftmq_half
+for r in $REPLICAS; do
+	base=$((BASE_PORT + 100 * r))
+	log "starting $r raftmq process(es) ${RAFTMQ_FLAGS:-(default flags)}"
+	RAFTMQ_UP=1
+	start_raftmq "$r" "$base" || { stop_raftmq; RAFTMQ_UP=0; }
+	servers=""
+	for i in $(seq 1 "$r"); do servers+="127.0.0.1:$((base + i)),"; done
+	servers=${servers%,}
+	for ROUND in $(seq 1 "$ROUNDS"); do
+		for w in sync async cons; do
+			want "$w" || continue
+			# Alternate which system goes first.
+			if ((ROUND % 2)); then
+				nats_workload "$r" "$w"
+				raftmq_workload "$r" "$servers" "$w"
+			else
+				raftmq_workload "$r" "$servers" "$w"
+				nats_workload "$r" "$w"
+			fi
+			keep_round nats "$r" "$w"
+			keep_round raftmq "$r" "$w"
+		done
+	done
+	stop_raftmq
+	for w in $WORKLOADS; do
+		summarize nats "$r" "$w"
+		summarize raftmq "$r" "$w"
+	done
+done
+for pid in "${NATS_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+for pid in "${NATS_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
 print_table
