@@ -24,8 +24,8 @@ type Client struct {
 	log    *slog.Logger
 	seeds  []string
 	routes *routeCache
-	// probes answers which node leads a group, for slow produces
-	// (leaderprobe.go).
+	// probes answers which node leads a group, for slow calls at its
+	// leader (leaderprobe.go).
 	probes leaderProbes
 
 	// seedNext is the index of the seed to try first (the last one that

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"time"
 
 	"google.golang.org/grpc"
 
@@ -90,11 +91,13 @@ func (cs *Consumer) deliver(ctx context.Context, h Handler, m *pb.Message) bool 
 }
 
 // fetch calls Fetch for key's queue on its group's leader (or a replica
-// when the group has no leader). req's topic and queue are filled in.
+// when the group has no leader). req's topic and queue are filled in. The
+// attempt may last req's long-poll wait beyond the request timeout, and
+// is watched for a leader change only after that wait (attemptOnce).
 func (cs *Consumer) fetch(ctx context.Context, key queueKey, req *pb.FetchRequest) (*pb.FetchResponse, error) {
 	req.Topic, req.QueueId = key.topic, key.queue
 	spec := callSpec{method: "Fetch", topic: key.topic, queue: key.queue, hasQueue: true, read: true,
-		extraTimeout: cs.cfg.maxWait}
+		extraTimeout: time.Duration(req.GetMaxWaitMs()) * time.Millisecond}
 	return invoke(ctx, cs.c, spec,
 		func(ctx context.Context, b pb.BrokerClient, opts []grpc.CallOption) (*pb.FetchResponse, error) {
 			return b.Fetch(ctx, req, opts...)

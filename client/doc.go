@@ -56,19 +56,23 @@
 // may have stored it, since another seed may be in another broker group.
 //
 // A leader that stops answering without closing its connections (paused,
-// cut off from its group) would hold a Produce for the whole per-attempt
+// cut off from its group) would hold a Produce, and a consumer's Fetch,
+// Heartbeat, CommitOffsets or LeaveGroup, for the whole per-attempt
 // timeout, long after the group elected another leader. So once an
-// attempt is unanswered for WithLeaderProbe (default 1s) the client asks
-// the group's nodes, and again every quarter of it, which one leads (one
-// round at a time per group, shared by every slow attempt; the claim of
-// the highest term wins, so a deposed leader that does not know it yet is
-// not followed); if another node leads, the attempt is given up like a
-// timed-out one (its outcome is unknown) and retried at once at the new
-// leader, which is also asked first for routes from then on. A leader that is only slow
-// (no other replica leads) is waited for. Likewise a route lookup at a
-// seed that has not answered within the probe time is sent to the next
-// seed as well; the first answer wins, and its seed is asked first next
-// time.
+// attempt at a group's leader is unanswered for WithLeaderProbe (default
+// 1s; for a Fetch, that long beyond its long-poll wait, so a healthy idle
+// long poll causes no probes) the client asks the group's nodes, and
+// again every quarter of it, which one leads (one round at a time per
+// group, shared by every slow attempt; the claim of the highest term wins,
+// so a deposed leader that does not know it yet is not followed); if
+// another node leads, the attempt is given up like a timed-out one (a
+// Produce's outcome is unknown) and retried at once at the new leader,
+// which is also asked first for routes from then on (consumer calls are
+// safe to repeat). A leader that is only slow (no other replica leads) is
+// waited for, and so is a replica that a Fetch was sent to because the
+// group had no leader. Likewise a route lookup at a seed that has not
+// answered within the probe time is sent to the next seed as well; the
+// first answer wins, and its seed is asked first next time.
 //
 // A Producer keeps fewer than 128 sequences between its
 // oldest request in flight and its newest, so a late retry is never too

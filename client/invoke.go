@@ -26,6 +26,12 @@ const leaderTrailer = "raftmq-leader"
 const outcomeTrailer, outcomeNotApplied = prodstream.OutcomeTrailer, prodstream.OutcomeNotApplied
 
 // callSpec says where the attempts of one call go and how its errors read.
+//
+// An attempt of a routed call (topic set, addr not) at the node the route
+// names as its group's leader is watched once it runs slow (attemptOnce):
+// if another node of the group claims the leadership, the attempt is
+// given up and, unless it is a produce that is not idempotent, retried
+// there at once.
 type callSpec struct {
 	method string
 	// addr pins every attempt to one node.
@@ -47,7 +53,9 @@ type callSpec struct {
 	// unknown outcome is retried, and only when the retries end without an
 	// answer does the call fail with ErrUnknownOutcome.
 	idempotent bool
-	// extraTimeout is added to the per-attempt timeout (a long poll's wait).
+	// extraTimeout is added to the per-attempt timeout (a long poll's
+	// wait, which a healthy broker may hold the call for); the leader
+	// watch starts that much later too.
 	extraTimeout time.Duration
 	// hedge marks a read sent to a seed that may go to the next seed as
 	// well when the first has not answered within the leader probe
@@ -68,6 +76,9 @@ type rpcFunc[T any] func(ctx context.Context, b pb.BrokerClient, opts []grpc.Cal
 // at cfg.maxRetries or when ctx (shortened to cfg.retryTimeout) ends. An
 // idempotent produce also retries DEADLINE_EXCEEDED; when it fails after
 // an attempt whose outcome was unknown, the error is ErrUnknownOutcome.
+// An attempt given up because another node took over its group's
+// leadership (attemptOnce) is retried at once at that node, except a
+// produce that is not idempotent, whose outcome is unknown.
 func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T]) (_ T, err error) {
 	var zero T
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.retryTimeout)
@@ -79,6 +90,9 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 		}
 	}()
 	var hint, hintGroup string
+	// hintLeader: hint is the group's leader (a redirect or a move), not
+	// another replica (a read moving off a damaged copy).
+	hintLeader := false
 	// pinned keeps an unrouted idempotent produce (sent to a seed, which
 	// stores it in its own broker group) at the seed of the attempt that
 	// may have stored it: another seed may be in another group, whose
@@ -86,15 +100,15 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 	var pinned string
 	refreshed := false
 	for attempt := 0; ; attempt++ {
-		addr, group := hint, hintGroup
-		hint, hintGroup = "", ""
+		addr, group, atLeader := hint, hintGroup, hintLeader
+		hint, hintGroup, hintLeader = "", "", false
 		if pinned != "" && addr == "" {
 			addr = pinned
 		}
 		var err error
 		if addr == "" {
 			var retry bool
-			addr, group, retry, err = c.resolve(ctx, spec, attempt)
+			addr, group, atLeader, retry, err = c.resolve(ctx, spec, attempt)
 			if err != nil && !retry {
 				return zero, err
 			}
@@ -108,7 +122,7 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 			}
 			var resp T
 			var by string
-			resp, by, moved, err = attemptOnce(ctx, c, spec, addr, group, fn, &trailer)
+			resp, by, moved, err = attemptOnce(ctx, c, spec, addr, group, atLeader, fn, &trailer)
 			if err == nil {
 				c.rememberSeed(spec, by)
 				return resp, nil
@@ -132,15 +146,21 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 			}
 		}
 		if moved != "" {
-			// Like a timed-out attempt (its outcome is unknown), but the
-			// new leader is known: go there at once, and ask it first
-			// for routes too (the old one may answer nothing for long).
+			// Like a timed-out attempt (a produce's outcome is unknown),
+			// but the new leader is known: go there at once, and ask it
+			// first for routes too (the old one may answer nothing for
+			// long). Only a produce that is not idempotent is not safe to
+			// repeat; reads, heartbeats, offset commits and group leaves
+			// are.
 			c.routes.setLeader(spec.topic, group, moved)
 			c.preferSeed(moved)
-			if !spec.idempotent || attempt >= c.cfg.maxRetries || ctx.Err() != nil {
+			retry := !(spec.produce && !spec.idempotent) && attempt < c.cfg.maxRetries && ctx.Err() == nil
+			c.log.Warn("client: the leadership moved while a call was in flight", "method", spec.method,
+				"from", addr, "to", moved, "retry", retry)
+			if !retry {
 				return zero, err
 			}
-			hint, hintGroup = moved, group
+			hint, hintGroup, hintLeader = moved, group, true
 			continue
 		}
 		switch status.Code(err) {
@@ -153,7 +173,7 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 				if attempt >= c.cfg.maxRetries {
 					return zero, err
 				}
-				hint, hintGroup = l, group
+				hint, hintGroup, hintLeader = l, group, true
 				continue
 			}
 			c.invalidate(spec)
@@ -209,12 +229,15 @@ func invoke[T any](ctx context.Context, c *Client, spec callSpec, fn rpcFunc[T])
 }
 
 // attemptOnce makes one attempt at addr with the per-attempt timeout; by
-// is the node that answered. A Produce routed to group's leader is given
-// up early, as if it had timed out (DEADLINE_EXCEEDED), once another node
-// of the group claims the leadership (watchLeader); moved is then that
-// node's address. A hedged seed read may be answered by another seed
-// (hedgedSeeds).
-func attemptOnce[T any](ctx context.Context, c *Client, spec callSpec, addr, group string, fn rpcFunc[T], trailer *metadata.MD) (_ T, by, moved string, _ error) {
+// is the node that answered. A call routed to group at its leader
+// (atLeader) is given up early, as if it had timed out
+// (DEADLINE_EXCEEDED), once another node of the group claims the
+// leadership (watchLeader); moved is then that node's address. The watch
+// starts when the attempt has run leaderProbe beyond its expected length
+// (spec.extraTimeout, a long poll's wait), so that neither fast calls nor
+// healthy long polls cause probes. A hedged seed read may be answered by
+// another seed (hedgedSeeds).
+func attemptOnce[T any](ctx context.Context, c *Client, spec callSpec, addr, group string, atLeader bool, fn rpcFunc[T], trailer *metadata.MD) (_ T, by, moved string, _ error) {
 	var zero T
 	actx, cancel := context.WithTimeout(ctx, c.cfg.requestTimeout+spec.extraTimeout)
 	defer cancel()
@@ -226,17 +249,26 @@ func attemptOnce[T any](ctx context.Context, c *Client, spec callSpec, addr, gro
 	if err != nil {
 		return zero, addr, "", err
 	}
-	if !spec.produce || spec.topic == "" || group == "" || c.cfg.leaderProbe <= 0 {
+	// Only an attempt at the node believed to lead (atLeader) is watched.
+	// watchLeader reports any node other than addr that claims the
+	// leadership in the highest term seen. For an attempt at the leader
+	// that is a newer term than addr's (one leader per term): addr was
+	// deposed. But a read may have gone to another replica (the route
+	// knew no leader, or the leader's copy was damaged); for it the
+	// claimant is just a leader it did not ask, which says nothing about
+	// whether the replica asked is hung, and leaving would cancel every
+	// slow read there for good. Such a read waits for its own timeout.
+	if spec.topic == "" || spec.addr != "" || group == "" || !atLeader || c.cfg.leaderProbe <= 0 {
 		resp, err := fn(actx, b, []grpc.CallOption{grpc.Trailer(trailer)})
 		return resp, addr, "", err
 	}
-	// The watch starts only once the attempt is slow: a fast produce
-	// pays for a timer, not a goroutine.
+	// The watch starts only once the attempt is slow: a fast call pays
+	// for a timer, not a goroutine.
 	pctx, pcancel := context.WithCancelCause(actx)
 	defer pcancel(nil)
 	var newLeader string
 	done := make(chan struct{})
-	timer := time.AfterFunc(c.cfg.leaderProbe, func() {
+	timer := time.AfterFunc(spec.extraTimeout+c.cfg.leaderProbe, func() {
 		defer close(done)
 		if l := c.watchLeader(pctx, spec.topic, group, addr); l != "" {
 			newLeader = l
@@ -249,7 +281,6 @@ func attemptOnce[T any](ctx context.Context, c *Client, spec callSpec, addr, gro
 		<-done
 	}
 	if err != nil && errors.Is(context.Cause(pctx), errLeaderMoved) {
-		c.log.Warn("client: the leadership moved while a produce was in flight; retrying at the new leader", "from", addr, "to", newLeader)
 		return zero, addr, newLeader, status.Errorf(codes.DeadlineExceeded, "gave the attempt up: %s leads group %s now", newLeader, group)
 	}
 	return resp, addr, "", err
@@ -315,25 +346,27 @@ func hedgedSeeds[T any](ctx context.Context, c *Client, addr string, fn rpcFunc[
 	return last.resp, last.by, last.err
 }
 
-// resolve picks the address of one attempt. retry reports whether a
+// resolve picks the address of one attempt and, for a routed call, its
+// broker group; leader reports whether addr is that group's leader per the
+// route (a read may go to another replica). retry reports whether a
 // resolution error is worth retrying (a group without a leader).
-func (c *Client) resolve(ctx context.Context, spec callSpec, attempt int) (addr, group string, retry bool, err error) {
+func (c *Client) resolve(ctx context.Context, spec callSpec, attempt int) (addr, group string, leader, retry bool, err error) {
 	switch {
 	case spec.addr != "":
-		return spec.addr, "", false, nil
+		return spec.addr, "", false, false, nil
 	case spec.topic == "":
 		i := (int(c.seedNext.Load()) + attempt) % len(c.seeds)
-		return c.seeds[i], "", false, nil
+		return c.seeds[i], "", false, false, nil
 	}
 	rt, err := c.route(ctx, spec.topic)
 	if err != nil {
-		return "", "", false, err
+		return "", "", false, false, err
 	}
 	var g *groupRoute
 	switch {
 	case spec.hasQueue:
 		if g = rt.byQueue[spec.queue]; g == nil {
-			return "", "", false, clientError(spec.method, codes.InvalidArgument, "topic %q has no queue %d", spec.topic, spec.queue)
+			return "", "", false, false, clientError(spec.method, codes.InvalidArgument, "topic %q has no queue %d", spec.topic, spec.queue)
 		}
 	case spec.group != "":
 		g = rt.byName[spec.group]
@@ -346,9 +379,9 @@ func (c *Client) resolve(ctx context.Context, spec callSpec, attempt int) (addr,
 		addr = g.readAddr()
 	}
 	if addr == "" {
-		return "", g.name, true, clientError(spec.method, codes.Unavailable, "group %q of topic %q has no leader", g.name, spec.topic)
+		return "", g.name, false, true, clientError(spec.method, codes.Unavailable, "group %q of topic %q has no leader", g.name, spec.topic)
 	}
-	return addr, g.name, false, nil
+	return addr, g.name, addr == g.leader, false, nil
 }
 
 // otherReplica returns a replica of spec's group other than addr (rotating

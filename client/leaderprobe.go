@@ -10,15 +10,16 @@ import (
 	pb "github.com/raftmq/raftmq/api/raftmqpb"
 )
 
-// errLeaderMoved is the cause with which a produce attempt is given up
-// when another node of its group claims the leadership (watchLeader).
+// errLeaderMoved is the cause with which an attempt at a group's leader is
+// given up when another node of the group claims the leadership
+// (watchLeader).
 var errLeaderMoved = errors.New("client: another node leads the group now")
 
 // leaderProbes answers, for a broker group, which node claims to lead it,
-// for every slow produce attempt of the client at once: one probe round
-// per group at a time, its answer reused for a quarter of the probe time,
-// so that a slow cluster with many produces in flight is asked a few
-// times a second, not once per attempt.
+// for every slow attempt of the client at once (produces, consumer calls):
+// one probe round per group at a time, its answer reused for a quarter of
+// the probe time, so that a slow cluster with many calls in flight is
+// asked a few times a second, not once per attempt.
 type leaderProbes struct {
 	mu     sync.Mutex
 	groups map[string]*groupProbe

@@ -43,9 +43,9 @@ type config struct {
 	// unaryProduce sends each Produce request as its own call instead of
 	// on the node's ProduceStream (producestream.go).
 	unaryProduce bool
-	// leaderProbe is how long a Produce attempt runs before the client
-	// asks the group's other replicas whether one of them now leads
-	// (watchLeader); 0 never asks.
+	// leaderProbe is how long an attempt at a group's leader runs (beyond
+	// a long poll's wait) before the client asks the group's nodes whether
+	// another one now leads (watchLeader); 0 never asks.
 	leaderProbe time.Duration
 }
 
@@ -104,15 +104,21 @@ func WithRequestTimeout(d time.Duration) Option {
 // minLeaderProbe is the shortest leader probe (WithLeaderProbe).
 const minLeaderProbe = 10 * time.Millisecond
 
-// WithLeaderProbe sets how long a Produce attempt waits for its answer
-// before the client asks the nodes of the group which one leads, and
-// again every quarter of it while it waits (default 1s, the broker's
-// election timeout; 0 never asks, else at least 10ms); every slow attempt
-// of the client shares the answers. If another node claims the leadership
-// in the highest term seen, the attempt is given up as if it had timed
-// out (its outcome is unknown) and retried there: a leader that was
-// paused or cut off would otherwise hold the request for the whole
-// request timeout, long after a new leader took over.
+// WithLeaderProbe sets how long a call sent to a broker group's leader
+// (Produce, and a consumer's Fetch, Heartbeat, CommitOffsets and
+// LeaveGroup) waits for its answer before the client asks the nodes of the
+// group which one leads, and again every quarter of it while it waits
+// (default 1s, the broker's election timeout; 0 never asks, else at least
+// 10ms); every slow attempt of the client shares the answers. A Fetch
+// long poll is asked about only once it has waited this long beyond its
+// long-poll wait (WithMaxWait), so idle consumers cause no probes. If
+// another node claims the leadership in the highest term seen, the
+// attempt is given up as if it had timed out and retried there at once
+// (a Produce's outcome is unknown; consumer calls are safe to repeat): a
+// leader that was paused or cut off would otherwise hold the request for
+// the whole request timeout, long after a new leader took over. A Fetch
+// sent to a replica other than the leader (the group had none when it
+// was routed) is not given up because some other node leads.
 func WithLeaderProbe(d time.Duration) Option {
 	return func(c *config) { c.leaderProbe = d }
 }
