@@ -118,7 +118,10 @@ func TestConsumerLeavesAFrozenLeader(t *testing.T) {
 func TestReadsThatAreNotProbed(t *testing.T) {
 	t.Run("healthy long poll", func(t *testing.T) {
 		cl := startCluster(t, 2)
-		c := dial(t, cl.addrs(), WithLeaderProbe(consumerProbe))
+		// The watch would start 300ms after a poll's 300ms wait: slack
+		// for a loaded machine, where a watch after the probe alone
+		// would start as the poll ends.
+		c := dial(t, cl.addrs(), WithLeaderProbe(3*consumerProbe))
 		createTopic(t, c, "t", 2)
 		// Broadcasting: no heartbeats or commits, only the long polls.
 		cs := newConsumer(t, c, "g", WithMode(Broadcasting), WithMaxWait(3*consumerProbe))

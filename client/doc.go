@@ -64,7 +64,9 @@
 // long poll causes no probes) the client asks the group's nodes, and
 // again every quarter of it, which one leads (one round at a time per
 // group, shared by every slow attempt; the claim of the highest term wins,
-// so a deposed leader that does not know it yet is not followed); if
+// so a deposed leader that does not know it yet is not followed once the
+// client has seen its successor's term; a client's first round takes the
+// first claim, and a wrong one is left at the next round); if
 // another node leads, the attempt is given up like a timed-out one (a
 // Produce's outcome is unknown) and retried at once at the new leader,
 // which is also asked first for routes from then on (consumer calls are

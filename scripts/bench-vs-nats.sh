@@ -27,7 +27,8 @@
 # Environment: SYNC_MSGS (default 2000), ASYNC_MSGS (default 200000),
 #   SIZE (default 1024), BASE_PORT (default 24000), KEEP=1 keeps the
 #   temporary directory; REPLICAS (default "3 1"), WORKLOADS (default
-#   "sync async cons"), ROUNDS (default 3), SKIP_NATS=1 runs the raftmq
+#   "sync async cons"), ROUNDS (default 4: each system goes first in half
+#   of them), SKIP_NATS=1 runs the raftmq
 #   half only,
 #   RAFTMQ_FLAGS adds daemon flags (e.g. "--raft-log-store boltdb"),
 #   CLIENT_BATCH is the raftmq client batch of the async workload
@@ -44,7 +45,7 @@ REPLICAS=${REPLICAS:-3 1}
 WORKLOADS=${WORKLOADS:-sync async cons}
 RAFTMQ_FLAGS=${RAFTMQ_FLAGS:-}
 CLIENT_BATCH=${CLIENT_BATCH:-500}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-4}
 ROUND=1
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -223,7 +224,7 @@ nats_run() {
 	after=$(write_bytes "${NATS_PIDS[@]}")
 	R[nats.$r.$w.disk]=$(disk_rate "$d0" "$(disk_stat)" "$(secs "$t0" "$(now)")")
 	c1=$(cpu_ticks "${NATS_PIDS[@]}")
-	msgs=$(grep -oE 'msgs=[0-9,]+' "$out" | head -1 | sed 's/msgs=//' | tr -d ,)
+	msgs=$(grep -oE 'msgs=[0-9,]+' "$out" | head -1 | sed 's/msgs=//' | tr -d , || true)
 	R[nats.$r.$w.cpu]=$(cpu_us_msg $((c1 - c0)) "$msgs")
 	R[nats.$r.$w.rate]=$(nats_parse "$out" rate)
 	if [[ $w == sync ]]; then
@@ -316,7 +317,7 @@ raftmq_run() {
 	after=$(write_bytes "${RAFTMQ_PIDS[@]}")
 	R[raftmq.$r.$w.disk]=$(disk_rate "$d0" "$(disk_stat)" "$(secs "$t0" "$(now)")")
 	c1=$(cpu_ticks "${RAFTMQ_PIDS[@]}")
-	msgs=$(json_field "$out" messages)
+	msgs=$(json_field "$out" messages || true) # none if the run failed early
 	[[ -n $msgs ]] || return 0
 	R[raftmq.$r.$w.cpu]=$(cpu_us_msg $((c1 - c0)) "$msgs")
 	R[raftmq.$r.$w.rate]=$(printf '%.0f' "$(json_field "$out" msg_per_sec)")
@@ -381,25 +382,29 @@ median() {
 }
 
 # summarize SYSTEM R WORKLOAD sets each field to its median over the rounds
-# (disk: that of the round with the median rate, or the last such round).
+# (disk: that of the round whose rate is nearest the median rate).
 summarize() {
 	local k=$1.$2.$3 f i vals mid fmt
 	for f in rate p50 p99 bpm cpu; do
 		vals=()
 		for i in $(seq 1 "$ROUNDS"); do
-			[[ -n ${R[$k.$f.$i]:-} ]] && vals+=("${R[$k.$f.$i]}")
+			# Numbers only: a failed run's figures are "n/a".
+			[[ ${R[$k.$f.$i]:-} =~ ^[0-9.]+$ ]] && vals+=("${R[$k.$f.$i]}")
 		done
 		fmt=%.0f
 		[[ $f == p50 || $f == p99 ]] && fmt=%.2f
 		mid=$(median "$fmt" "${vals[@]}")
 		[[ -n $mid ]] && R[$k.$f]=$mid
 	done
+	local best=""
 	for i in $(seq 1 "$ROUNDS"); do
-		if [[ -n ${R[$k.disk.$i]:-} ]]; then
-			R[$k.disk]=${R[$k.disk.$i]}
-			awk -v a="${R[$k.rate.$i]:-0}" -v b="${R[$k.rate]:-0}" 'BEGIN { exit !(a <= b) }' && break
+		[[ -n ${R[$k.disk.$i]:-} ]] || continue
+		if [[ -z $best ]] || awk -v a="${R[$k.rate.$i]:-0}" -v b="${R[$k.rate.$best]:-0}" -v m="${R[$k.rate]:-0}" \
+			'BEGIN { d = a - m; e = b - m; exit !(d * d < e * e) }'; then
+			best=$i
 		fi
 	done
+	[[ -z $best ]] || R[$k.disk]=${R[$k.disk.$best]}
 	return 0
 }
 
