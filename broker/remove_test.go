@@ -15,11 +15,11 @@ func TestRemoveNode(t *testing.T) {
 		wantErr     error
 		wantServers string
 	}{
-		{"empty id", "", false, ErrInvalidArgument, "[{n1 n1:raft} {n2 n2:raft}]"},
-		{"the leader itself", "n1", false, ErrInvalidArgument, "[{n1 n1:raft} {n2 n2:raft}]"},
-		{"unknown id", "n9", false, nil, "[{n1 n1:raft} {n2 n2:raft}]"},
-		{"a follower", "n2", true, nil, "[{n1 n1:raft}]"},
-		{"again", "n2", false, nil, "[{n1 n1:raft}]"},
+		{"empty id", "", false, ErrInvalidArgument, "[{n1 n1:raft false} {n2 n2:raft false}]"},
+		{"the leader itself", "n1", false, ErrInvalidArgument, "[{n1 n1:raft false} {n2 n2:raft false}]"},
+		{"unknown id", "n9", false, nil, "[{n1 n1:raft false} {n2 n2:raft false}]"},
+		{"a follower", "n2", true, nil, "[{n1 n1:raft false}]"},
+		{"again", "n2", false, nil, "[{n1 n1:raft false}]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
