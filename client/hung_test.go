@@ -62,6 +62,35 @@ func TestProduceLeavesAFrozenLeader(t *testing.T) {
 		}
 	})
 
+	t.Run("slow leader answers during a probe round", func(t *testing.T) {
+		// A probe round that waits for a silent node (no claim above the
+		// term already known) lasts half a probe; an attempt whose answer
+		// comes meanwhile must not wait for the round.
+		p := warmProducer(t, cl, WithLeaderProbe(time.Second))
+		release := cl.nodes[0].Block("Produce")
+		defer release()
+		base := cl.nodes[1].Calls("ClusterStatus")
+		done := make(chan error, 1)
+		go func() {
+			_, err := p.Send(ctx, "t", &Message{Body: []byte("slow")})
+			done <- err
+		}()
+		testutil.WaitFor(t, 5*time.Second, "a first probe round", func() bool { return cl.nodes[1].Calls("ClusterStatus") > base })
+		silent := cl.nodes[1].Block("ClusterStatus")
+		defer silent()
+		testutil.WaitFor(t, 5*time.Second, "a second probe round, held by node 1", func() bool {
+			return cl.nodes[1].Calls("ClusterStatus") > base+1
+		})
+		answered := time.Now()
+		release()
+		if err := <-done; err != nil {
+			t.Fatalf("send at a slow leader: %v", err)
+		}
+		if took := time.Since(answered); took > 250*time.Millisecond {
+			t.Fatalf("the send returned %v after its answer; want at once, not after the 500ms probe round", took)
+		}
+	})
+
 	t.Run("frozen leader", func(t *testing.T) {
 		release := cl.nodes[0].Block("Produce")
 		defer release()

@@ -71,34 +71,37 @@ func (c *Client) leaderOf(ctx context.Context, topic, group string) string {
 		defer p.mu.Unlock()
 		return g.leader
 	}
-	if round := g.round; round != nil {
-		p.mu.Unlock()
-		select {
-		case <-round:
-		case <-ctx.Done():
-			return ""
-		}
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return g.leader
+	round := g.round
+	if round == nil {
+		// The round runs on its own, so that every caller, the one that
+		// started it included, stops waiting as soon as its context ends
+		// (an attempt that got its answer meanwhile), while the round
+		// still completes, within half a probe, for the others.
+		round = make(chan struct{})
+		g.round = round
+		term := g.term
+		go func() {
+			leader, claimed := c.probeRound(topic, group, term)
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			switch {
+			case leader != "" && claimed >= term:
+				g.leader, g.term = leader, claimed
+			default:
+				g.leader = "" // none, or a node of an older term (deposed, not knowing it)
+			}
+			g.at, g.round = time.Now(), nil
+			close(round)
+		}()
 	}
-	round := make(chan struct{})
-	g.round = round
-	term := g.term
 	p.mu.Unlock()
-
-	leader, claimed := c.probeRound(topic, group, term)
-
+	select {
+	case <-round:
+	case <-ctx.Done():
+		return ""
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	switch {
-	case leader != "" && claimed >= term:
-		g.leader, g.term = leader, claimed
-	default:
-		g.leader = "" // none, or a node of an older term (deposed, not knowing it)
-	}
-	g.at, g.round = time.Now(), nil
-	close(round)
 	return g.leader
 }
 
