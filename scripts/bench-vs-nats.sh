@@ -27,9 +27,8 @@
 # Environment: SYNC_MSGS (default 2000), ASYNC_MSGS (default 200000),
 #   SIZE (default 1024), BASE_PORT (default 24000), KEEP=1 keeps the
 #   temporary directory; REPLICAS (default "3 1"), WORKLOADS (default
-#   "sync async cons"), ROUNDS (default 4: each system goes first in half
-#   of them), SKIP_NATS=1 runs the raftmq
-#   half only,
+#   "sync async cons"), ROUNDS (default 4: each system goes first in
+#   half of them), SKIP_NATS=1 runs the raftmq half only,
 #   RAFTMQ_FLAGS adds daemon flags (e.g. "--raft-log-store boltdb"),
 #   CLIENT_BATCH is the raftmq client batch of the async workload
 #   (default 500: like NATS's --batch 500, one window per producer).
