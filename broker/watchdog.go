@@ -20,7 +20,11 @@ import (
 // for the disk. The watchdog hands the leadership to another voter
 // instead (what an operator would do with mqctl cluster transfer-leader),
 // and tries again at most once per ApplyStallTimeout while it stays stuck
-// (the transfer may fail: no other voter, none reachable).
+// (the transfer may fail: no other voter, none reachable). It picks the
+// working follower of its term that applied the most and whose disk has
+// room, asking the voters for their status within half the timeout; when
+// none answers so, it leaves the choice to Raft (the most up-to-date
+// voter), as before.
 //
 // It asks how long the current apply has run (Status.ApplyingFor), not
 // whether the commit index is ahead of the applied index: a new leader's
@@ -46,10 +50,15 @@ func (b *Broker) watchApply() {
 			continue // not stuck, or a hand-over was tried a moment ago
 		}
 		tried = time.Now()
+		target, why := b.roomyVoter(st.Term, "", limit/2, mostApplied)
 		b.log.Warn("the FSM has been stuck in one apply; handing leadership to another voter",
-			"applied_index", st.AppliedIndex, "commit_index", st.CommitIndex, "stuck_for", st.ApplyingFor.Round(time.Millisecond))
-		if err := b.rep.TransferLeadership(""); err != nil {
-			b.log.Warn("leadership transfer after a stuck apply failed", "err", err)
+			"applied_index", st.AppliedIndex, "commit_index", st.CommitIndex, "stuck_for", st.ApplyingFor.Round(time.Millisecond),
+			"target", target)
+		if target == "" {
+			b.log.Warn("no voter answered as a working follower with room; Raft picks the target", "why", why)
+		}
+		if err := b.rep.TransferLeadership(target); err != nil {
+			b.log.Warn("leadership transfer after a stuck apply failed", "target", target, "err", err)
 		}
 	}
 }
@@ -91,7 +100,7 @@ func (b *Broker) watchDisk() {
 			said, failed = "", ""
 			continue
 		}
-		target, why := b.roomyVoter(st.Term, failed)
+		target, why := b.roomyVoter(st.Term, failed, b.cfg.DiskFullCheck, leastUsed)
 		failed = ""
 		if target == "" {
 			if why != said {
@@ -109,11 +118,34 @@ func (b *Broker) watchDisk() {
 	}
 }
 
+// leastUsed ranks hand-over targets off a full disk: the least used disk
+// first (unknown usage last), then the most applied, then by id.
+func leastUsed(x, y NodeStatus) bool {
+	switch {
+	case (x.DiskUsed > 0) != (y.DiskUsed > 0):
+		return x.DiskUsed > 0
+	case x.DiskUsed != y.DiskUsed:
+		return x.DiskUsed < y.DiskUsed
+	case x.AppliedIndex != y.AppliedIndex:
+		return x.AppliedIndex > y.AppliedIndex
+	}
+	return x.NodeID < y.NodeID
+}
+
+// mostApplied ranks hand-over targets off a stuck apply: the most applied
+// first (the least to catch up on), then by id.
+func mostApplied(x, y NodeStatus) bool {
+	if x.AppliedIndex != y.AppliedIndex {
+		return x.AppliedIndex > y.AppliedIndex
+	}
+	return x.NodeID < y.NodeID
+}
+
 // roomyVoter picks the voter other than this node that answers, within
-// one DiskFullCheck, as a working follower in term whose disk has room:
-// the least used disk first (unknown usage last), then the most applied.
-// skip is passed over. With none it returns "" and why, per voter.
-func (b *Broker) roomyVoter(term uint64, skip string) (target, why string) {
+// timeout, as a working follower in term whose disk has room, the best by
+// better (whether x beats y). skip is passed over. With none it returns
+// "" and why, per voter.
+func (b *Broker) roomyVoter(term uint64, skip string, timeout time.Duration, better func(x, y NodeStatus) bool) (target, why string) {
 	p := b.peersOf()
 	if p == nil {
 		return "", "no transport to the other nodes"
@@ -122,7 +154,7 @@ func (b *Broker) roomyVoter(term uint64, skip string) (target, why string) {
 	if err != nil {
 		return "", "raft configuration unavailable: " + err.Error()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.DiskFullCheck)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var (
 		mu      sync.Mutex
@@ -130,18 +162,6 @@ func (b *Broker) roomyVoter(term uint64, skip string) (target, why string) {
 		reasons []string
 		wg      sync.WaitGroup
 	)
-	// better reports whether x beats y as a target.
-	better := func(x, y NodeStatus) bool {
-		switch {
-		case (x.DiskUsed > 0) != (y.DiskUsed > 0):
-			return x.DiskUsed > 0
-		case x.DiskUsed != y.DiskUsed:
-			return x.DiskUsed < y.DiskUsed
-		case x.AppliedIndex != y.AppliedIndex:
-			return x.AppliedIndex > y.AppliedIndex
-		}
-		return x.NodeID < y.NodeID
-	}
 	for _, s := range servers {
 		if s.ID == b.cfg.NodeID || s.NonVoter { // a non-voter cannot lead
 			continue

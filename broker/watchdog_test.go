@@ -13,7 +13,9 @@ import (
 )
 
 // TestApplyWatchdog: a leader whose FSM has been stuck in one apply for
-// ApplyStallTimeout hands its leadership over; a leader with nothing to
+// ApplyStallTimeout hands its leadership over, to the working follower
+// with room that applied the most when the voters answer (else Raft
+// picks); a leader with nothing to
 // apply keeps it, also when its commit index is ahead of the applied index
 // (a new leader's no-op, which the FSM is never given), and a negative
 // timeout turns the watchdog off.
@@ -26,6 +28,24 @@ func TestApplyWatchdog(t *testing.T) {
 		testutil.WaitFor(t, 5*time.Second, "the stuck leader to hand over", func() bool { return !b.IsLeader() })
 		if id, _ := f.Leader(); id != "n2" {
 			t.Fatalf("leader after the transfer %q; want n2", id)
+		}
+	})
+	t.Run("a stuck leader picks the most applied follower with room", func(t *testing.T) {
+		b, f := newTestBroker(t, func(c *Config) {
+			fast(c)
+			c.Peers = map[string]string{"n2": "n2:9876", "n3": "n3:9876", "n4": "n4:9876"}
+		})
+		f.SetServers([]raftfsm.Peer{{ID: "n1"}, {ID: "n2"}, {ID: "n3"}, {ID: "n4"}})
+		b.SetPeers(&fakePeers{statuses: map[string]NodeStatus{
+			"n2:9876": {NodeID: "n2", Role: "follower", Term: 1, AppliedIndex: 9, DiskUsed: 0.95, DiskFull: true},
+			"n3:9876": {NodeID: "n3", Role: "follower", Term: 1, AppliedIndex: 5, DiskUsed: 0.10},
+			"n4:9876": {NodeID: "n4", Role: "follower", Term: 1, AppliedIndex: 7, DiskUsed: 0.50},
+		}})
+		f.SetCommitAhead(3)
+		f.SetApplyingFor(time.Second)
+		testutil.WaitFor(t, 5*time.Second, "the stuck leader to hand over", func() bool { return !b.IsLeader() })
+		if got := f.TransferTargets(); len(got) != 1 || got[0] != "n4" {
+			t.Fatalf("transfers to %v; want [n4]: n2 applied more but its disk is full, n3 applied less", got)
 		}
 	})
 	t.Run("idle leader stays", func(t *testing.T) {
