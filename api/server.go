@@ -8,12 +8,14 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
 	"github.com/raftmq/raftmq/api/raftmqpb"
 	"github.com/raftmq/raftmq/broker"
+	"github.com/raftmq/raftmq/internal/grpcbuf"
 	"github.com/raftmq/raftmq/internal/prodstream"
 )
 
@@ -109,7 +111,8 @@ const (
 func ServerOptions(cfg broker.Config) []grpc.ServerOption {
 	n := MaxMessageBytes(cfg)
 	return []grpc.ServerOption{grpc.MaxRecvMsgSize(n), grpc.MaxSendMsgSize(n),
-		grpc.InitialWindowSize(StreamWindow), grpc.InitialConnWindowSize(ConnWindow)}
+		grpc.InitialWindowSize(StreamWindow), grpc.InitialConnWindowSize(ConnWindow),
+		experimental.BufferPool(grpcbuf.Pool)}
 }
 
 // Register registers the Broker service, the gRPC health service (serving
@@ -154,7 +157,8 @@ func (s *Server) client(addr string) (raftmqpb.BrokerClient, error) {
 	if c == nil {
 		opts := append([]grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(s.maxMsg), grpc.MaxCallSendMsgSize(s.maxMsg)),
-			grpc.WithInitialWindowSize(StreamWindow), grpc.WithInitialConnWindowSize(ConnWindow)}, s.opts.DialOptions...)
+			grpc.WithInitialWindowSize(StreamWindow), grpc.WithInitialConnWindowSize(ConnWindow),
+			experimental.WithBufferPool(grpcbuf.Pool)}, s.opts.DialOptions...)
 		var err error
 		if c, err = grpc.NewClient(addr, opts...); err != nil {
 			return nil, err

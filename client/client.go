@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/experimental"
 
 	pb "github.com/raftmq/raftmq/api/raftmqpb"
+	"github.com/raftmq/raftmq/internal/grpcbuf"
 	"github.com/raftmq/raftmq/internal/prodstream"
 )
 
@@ -98,7 +100,9 @@ func (c *Client) conn(addr string) (pb.BrokerClient, error) {
 	}
 	opts := append([]grpc.DialOption{grpc.WithTransportCredentials(c.cfg.creds),
 		// Fixed windows: no bandwidth estimator pings per request.
-		grpc.WithInitialWindowSize(prodstream.StreamWindow), grpc.WithInitialConnWindowSize(prodstream.ConnWindow)}, c.cfg.dialOptions...)
+		grpc.WithInitialWindowSize(prodstream.StreamWindow), grpc.WithInitialConnWindowSize(prodstream.ConnWindow),
+		// Received messages into uncleared pooled buffers (grpcbuf).
+		experimental.WithBufferPool(grpcbuf.Pool)}, c.cfg.dialOptions...)
 	target := addr
 	if to, ok := c.cfg.addrMap[addr]; ok {
 		target = to

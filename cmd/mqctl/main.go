@@ -6,11 +6,13 @@ import (
 	"os"
 
 	"github.com/raftmq/raftmq/cmd/mqctl/internal/cli"
+	"github.com/raftmq/raftmq/internal/grpcbuf"
 )
 
 // version is set at build time with -ldflags '-X main.version=...'.
 var version = "dev"
 
 func main() {
+	grpcbuf.Install()
 	os.Exit(cli.Run(version, os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -7,11 +7,13 @@ import (
 	"os"
 
 	"github.com/raftmq/raftmq/cmd/raftmq/internal/daemon"
+	"github.com/raftmq/raftmq/internal/grpcbuf"
 )
 
 // version is set at build time with -ldflags '-X main.version=...'.
 var version = "dev"
 
 func main() {
+	grpcbuf.Install()
 	os.Exit(daemon.Run(context.Background(), version, os.Args[1:], os.Stdout, os.Stderr))
 }
