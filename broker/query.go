@@ -14,7 +14,17 @@ import (
 // of broker group group: "<group>:<16 upper-case hex digits of off>". It
 // is the same on every replica and valid forever.
 func FormatMessageID(group string, off int64) string {
-	return fmt.Sprintf("%s:%016X", group, uint64(off))
+	// By hand, not fmt.Sprintf("%s:%016X"): it runs for every message a
+	// produce answers, and Sprintf was 4 % of a leader's CPU under load.
+	const digits = "0123456789ABCDEF"
+	var sb strings.Builder
+	sb.Grow(len(group) + 17)
+	sb.WriteString(group)
+	sb.WriteByte(':')
+	for shift := 60; shift >= 0; shift -= 4 {
+		sb.WriteByte(digits[uint64(off)>>shift&15])
+	}
+	return sb.String()
 }
 
 // ParseMessageID splits a message id into its group and CommitLog offset.

@@ -2,6 +2,8 @@ package broker
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -40,6 +42,19 @@ func TestMessageIDs(t *testing.T) {
 	}
 	if got := FormatMessageID("g", 0xA1B2C); got != "g:00000000000A1B2C" {
 		t.Fatalf("FormatMessageID = %s", got)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 1000 {
+		off := int64(rng.Uint64() >> rng.IntN(64))
+		if got, want := FormatMessageID("broker-a", off), fmt.Sprintf("broker-a:%016X", uint64(off)); got != want {
+			t.Fatalf("FormatMessageID(%d) = %s, want %s", off, got, want)
+		}
+	}
+}
+
+func BenchmarkFormatMessageID(b *testing.B) {
+	for i := range b.N {
+		_ = FormatMessageID("broker-a", int64(i)<<10)
 	}
 }
 
