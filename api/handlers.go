@@ -25,8 +25,11 @@ func (s *Server) Produce(ctx context.Context, req *raftmqpb.ProduceRequest) (*ra
 		return forward(ctx, s, err, req, raftmqpb.BrokerClient.Produce)
 	}
 	out := &raftmqpb.ProduceResponse{Results: make([]*raftmqpb.SendResult, len(res))}
+	vals := make([]raftmqpb.SendResult, len(res)) // one allocation, not one per message
 	for i, r := range res {
-		out.Results[i] = &raftmqpb.SendResult{MsgId: r.MsgID, QueueId: r.QueueID, QueueOffset: r.QueueOffset}
+		v := &vals[i]
+		v.MsgId, v.QueueId, v.QueueOffset = r.MsgID, r.QueueID, r.QueueOffset
+		out.Results[i] = v
 	}
 	return out, nil
 }

@@ -124,6 +124,7 @@ func (b *Broker) prepareProduce(ctx context.Context, req ProduceRequest) ([]*sto
 func (b *Broker) buildMessages(t raftfsm.Topic, msgs []ProduceMessage, idempotent bool) ([]*store.Message, error) {
 	now := time.Now().UnixMilli()
 	batch := make([]*store.Message, len(msgs))
+	vals := make([]store.Message, len(msgs)) // one allocation, not one per message
 	size := 0
 	for i := range msgs {
 		pm := &msgs[i]
@@ -138,7 +139,8 @@ func (b *Broker) buildMessages(t raftfsm.Topic, msgs []ProduceMessage, idempoten
 		if err != nil {
 			return nil, fmt.Errorf("message %d: %w", i, err)
 		}
-		m := &store.Message{
+		m := &vals[i]
+		*m = store.Message{
 			Topic:         t.Name,
 			QueueID:       qid,
 			BornTimestamp: pm.BornTimestamp,

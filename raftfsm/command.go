@@ -319,20 +319,24 @@ func decodeRecords(d *decoder, n uint32) ([]*Message, error) {
 	if n > uint32(len(d.b)/record.FixedSize)+1 {
 		return nil, fmt.Errorf("%w: produce count %d too large", ErrBadCommand, n)
 	}
+	// One allocation for all the entry's messages, not one per message
+	// (4 % of a follower's CPU under 4 x 500 went to those).
+	vals := make([]Message, n)
 	msgs := make([]*Message, 0, n)
-	for range n {
+	for i := range vals {
 		if d.bad {
 			break
 		}
 		m, size, err := record.Decode(d.b)
 		if err != nil {
-			return nil, fmt.Errorf("%w: message %d: %v", ErrBadCommand, len(msgs), err)
+			return nil, fmt.Errorf("%w: message %d: %v", ErrBadCommand, i, err)
 		}
 		if m.QueueOffset != 0 || m.CommitLogOffset != 0 || m.StoreTimestamp != 0 || m.RaftIndex != 0 || m.Flags&record.FlagBatchEnd != 0 {
-			return nil, fmt.Errorf("%w: message %d carries store-assigned fields", ErrBadCommand, len(msgs))
+			return nil, fmt.Errorf("%w: message %d carries store-assigned fields", ErrBadCommand, i)
 		}
 		d.b = d.b[size:]
-		msgs = append(msgs, &m)
+		vals[i] = m
+		msgs = append(msgs, &vals[i])
 	}
 	return msgs, nil
 }
