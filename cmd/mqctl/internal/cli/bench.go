@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,7 @@ type benchOpts struct {
 	group     string
 	progress  bool
 	unary     bool
+	cpuprof   string
 }
 
 func newBenchCmd(g *globals) *cobra.Command {
@@ -98,7 +100,10 @@ func benchModeCmd(g *globals, mode, short string, run benchRun) *cobra.Command {
 			if err := o.validate(cmd, mode); err != nil {
 				return err
 			}
-			return run(cmd, g, &o)
+			if o.cpuprof == "" {
+				return run(cmd, g, &o)
+			}
+			return withCPUProfile(o.cpuprof, func() error { return run(cmd, g, &o) })
 		},
 	}
 	f := cmd.Flags()
@@ -113,9 +118,31 @@ func benchModeCmd(g *globals, mode, short string, run benchRun) *cobra.Command {
 	f.StringVar(&o.group, "group", "", "consumer group (default mqctl-bench, e2e: a new one per run)")
 	f.BoolVar(&o.progress, "progress", false, "print progress to standard error once a second")
 	f.BoolVar(&o.unary, "unary-produce", false, "send each Produce as its own call instead of on one stream per node (for comparisons)")
+	f.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of this process (the load generator) to this file (go tool pprof)")
 	_ = cmd.MarkFlagRequired("topic")
 	cmd.MarkFlagsMutuallyExclusive("count", "duration")
 	return cmd
+}
+
+// withCPUProfile runs fn under a CPU profile written to path: the load
+// generator shares the machine with the brokers, so its own CPU is part
+// of what a run measures.
+func withCPUProfile(path string, fn func() error) (err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("--cpuprofile: %w", err)
+	}
+	defer func() {
+		pprof.StopCPUProfile()
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("--cpuprofile: %w", cerr)
+		}
+	}()
+	return fn()
 }
 
 func (o *benchOpts) validate(cmd *cobra.Command, mode string) error {

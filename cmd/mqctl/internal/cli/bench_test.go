@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +70,20 @@ func TestBench(t *testing.T) {
 			if !strings.Contains(out, want) {
 				t.Fatalf("table lacks %q:\n%s", want, out)
 			}
+		}
+	})
+
+	t.Run("cpu profile", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "cpu.prof")
+		mustRun(t, "", "-s", s, "bench", "produce", "--topic", "bt", "--count", "5", "--inflight", "1", "--cpuprofile", path)
+		b, err := os.ReadFile(path)
+		if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Fatalf("profile %s: %d bytes, %v; want a gzipped pprof profile", path, len(b), err)
+		}
+		code, _, stderr := runIn(t, "", "-s", s, "bench", "produce", "--topic", "bt", "--count", "5",
+			"--cpuprofile", filepath.Join(t.TempDir(), "missing", "cpu.prof"))
+		if code == ExitOK || !strings.Contains(stderr, "--cpuprofile") {
+			t.Fatalf("exit %d, stderr %q; want a failure naming --cpuprofile", code, stderr)
 		}
 	})
 
