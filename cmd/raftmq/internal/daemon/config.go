@@ -91,6 +91,14 @@ type Config struct {
 	// PprofAddr, if set, serves net/http/pprof's /debug/pprof/ on this
 	// address (for profiling; bind it to a loopback address).
 	PprofAddr string `yaml:"pprof-addr"`
+	// PprofBlockRate and PprofMutexFraction turn on the block and mutex
+	// profiles served under PprofAddr (runtime.SetBlockProfileRate: one
+	// blocking event sampled per that many nanoseconds blocked;
+	// runtime.SetMutexProfileFraction: one contention event in that
+	// many). 0, the default, leaves them off: both cost CPU on every
+	// blocking operation while on.
+	PprofBlockRate     int `yaml:"pprof-block-rate"`
+	PprofMutexFraction int `yaml:"pprof-mutex-fraction"`
 }
 
 // defaultConfig returns the built-in defaults: a single-node group on
@@ -152,6 +160,8 @@ func parseConfig(args []string, stderr io.Writer) (Config, bool, error) {
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "graceful gRPC drain `timeout` on shutdown")
 	fs.DurationVar(&cfg.ScrubInterval, "scrub-interval", cfg.ScrubInterval, "verify every CommitLog record's checksum this `often` (damage is repaired from a replica)")
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", cfg.PprofAddr, "serve /debug/pprof/ on this `address` (default: off)")
+	fs.IntVar(&cfg.PprofBlockRate, "pprof-block-rate", cfg.PprofBlockRate, "with --pprof-addr, sample one blocking event per `ns` nanoseconds blocked for /debug/pprof/block (0: off)")
+	fs.IntVar(&cfg.PprofMutexFraction, "pprof-mutex-fraction", cfg.PprofMutexFraction, "with --pprof-addr, sample one in `n` mutex contention events for /debug/pprof/mutex (0: off)")
 	fs.BoolVar(&version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return cfg, false, err
@@ -227,6 +237,12 @@ func (c Config) validate() error {
 	}
 	if c.RaftLeaderAppend != "parallel" && c.RaftLeaderAppend != "own" && c.RaftLeaderAppend != "serial" {
 		return fmt.Errorf("--raft-leader-append %q: want parallel, own or serial", c.RaftLeaderAppend)
+	}
+	switch {
+	case c.PprofBlockRate < 0 || c.PprofMutexFraction < 0:
+		return fmt.Errorf("--pprof-block-rate %d, --pprof-mutex-fraction %d: must not be negative", c.PprofBlockRate, c.PprofMutexFraction)
+	case c.PprofAddr == "" && (c.PprofBlockRate != 0 || c.PprofMutexFraction != 0):
+		return errors.New("--pprof-block-rate and --pprof-mutex-fraction need --pprof-addr")
 	}
 	if _, err := c.level(); err != nil {
 		return err

@@ -62,6 +62,11 @@ func TestParseConfig(t *testing.T) {
 		{"own leader append", []string{"--raft-leader-append", "own"}, func(c Config) bool { return c.RaftLeaderAppend == "own" }, ""},
 		{"bad leader append", []string{"--raft-leader-append", "sometimes"}, nil, "raft-leader-append"},
 		{"pprof", []string{"--pprof-addr", "127.0.0.1:0"}, func(c Config) bool { return c.PprofAddr == "127.0.0.1:0" }, ""},
+		{"pprof block and mutex profiles", []string{"--pprof-addr", "127.0.0.1:0", "--pprof-block-rate", "10000", "--pprof-mutex-fraction", "5"}, func(c Config) bool {
+			return c.PprofBlockRate == 10000 && c.PprofMutexFraction == 5
+		}, ""},
+		{"profile rates without pprof", []string{"--pprof-mutex-fraction", "5"}, nil, "need --pprof-addr"},
+		{"negative profile rate", []string{"--pprof-addr", "127.0.0.1:0", "--pprof-block-rate", "-1"}, nil, "must not be negative"},
 		{"bad raft log store", []string{"--raft-log-store", "sqlite"}, nil, "raft-log-store"},
 		{"scrub interval", []string{"--scrub-interval", "90s"}, func(c Config) bool {
 			return c.ScrubInterval == 90*time.Second && raftConfig(c, nil, nil).ScrubInterval == 90*time.Second

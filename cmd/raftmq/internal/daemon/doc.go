@@ -33,6 +33,8 @@
 //	shutdown-timeout: 10s
 //	scrub-interval: 6h
 //	pprof-addr: 127.0.0.1:6060
+//	pprof-block-rate: 0
+//	pprof-mutex-fraction: 0
 //
 // raft-log-store picks the Raft log of a new data directory (wal, the
 // default, or boltdb); an existing directory keeps the one it was created
@@ -41,7 +43,11 @@
 // once a quorum holds it durably, with or without the leader's copy; own
 // also waits for the leader's copy; serial makes the leader fsync its copy
 // before replicating (own and serial only for comparisons). pprof-addr (default off) serves net/http/pprof's /debug/pprof/ for
-// profiling; bind it to a loopback address.
+// profiling; bind it to a loopback address. pprof-block-rate and
+// pprof-mutex-fraction (default 0, off; they need pprof-addr) turn on the
+// block and mutex profiles there (runtime.SetBlockProfileRate,
+// runtime.SetMutexProfileFraction); both cost CPU on every blocking
+// operation while on.
 //
 // Precedence: built-in defaults, then the file (--config), then flags
 // given on the command line.

@@ -45,7 +45,7 @@ func Run(ctx context.Context, version string, args []string, stdout, stderr io.W
 	log := newLogger(cfg, stderr)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	_, stopPprof, err := startPprof(cfg.PprofAddr, log)
+	_, stopPprof, err := startPprof(cfg.PprofAddr, profileRates{block: cfg.PprofBlockRate, mutex: cfg.PprofMutexFraction}, log)
 	if err != nil {
 		log.Error("raftmq stopped", "err", err)
 		return ExitError
