@@ -125,6 +125,7 @@ func (b *Broker) buildMessages(t raftfsm.Topic, msgs []ProduceMessage, idempoten
 	now := time.Now().UnixMilli()
 	batch := make([]*store.Message, len(msgs))
 	vals := make([]store.Message, len(msgs)) // one allocation, not one per message
+	rr := b.reserveRoundRobin(t, msgs)
 	size := 0
 	for i := range msgs {
 		pm := &msgs[i]
@@ -135,7 +136,7 @@ func (b *Broker) buildMessages(t raftfsm.Topic, msgs []ProduceMessage, idempoten
 		if idempotent && i == 0 {
 			limits.MaxPropertiesSize -= raftfsm.MarkOverhead
 		}
-		qid, err := b.pickQueue(t, pm)
+		qid, err := pickQueue(t, pm, &rr)
 		if err != nil {
 			return nil, fmt.Errorf("message %d: %w", i, err)
 		}
@@ -167,8 +168,10 @@ func (b *Broker) buildMessages(t raftfsm.Topic, msgs []ProduceMessage, idempoten
 	return batch, nil
 }
 
-// pickQueue chooses the queue of one message (see ProduceMessage).
-func (b *Broker) pickQueue(t raftfsm.Topic, pm *ProduceMessage) (uint32, error) {
+// pickQueue chooses the queue of one message (see ProduceMessage); a
+// message without a queue or sharding key takes the next of the request's
+// round-robin slots, rr.
+func pickQueue(t raftfsm.Topic, pm *ProduceMessage, rr *uint32) (uint32, error) {
 	switch {
 	case pm.HasQueueID:
 		if !t.HasQueue(pm.QueueID) {
@@ -178,11 +181,31 @@ func (b *Broker) pickQueue(t raftfsm.Topic, pm *ProduceMessage) (uint32, error) 
 	case pm.ShardingKey != "":
 		return t.FirstQueue + ShardQueue(pm.ShardingKey, t.Queues), nil
 	}
+	q := *rr
+	*rr = (q + 1) % t.Queues
+	return t.FirstQueue + q, nil
+}
+
+// reserveRoundRobin takes as many consecutive round-robin slots of topic t
+// as msgs has messages without a queue or sharding key, and returns the
+// first (a queue index below t.Queues). One lock per request, not per
+// message: concurrent requests contended for it (the mutex profile under
+// 4 x 500).
+func (b *Broker) reserveRoundRobin(t raftfsm.Topic, msgs []ProduceMessage) uint32 {
+	n := uint64(0)
+	for i := range msgs {
+		if !msgs[i].HasQueueID && msgs[i].ShardingKey == "" {
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
 	b.rrMu.Lock()
 	defer b.rrMu.Unlock()
-	q := b.rr[t.Name] % t.Queues
-	b.rr[t.Name] = q + 1
-	return t.FirstQueue + q, nil
+	first := b.rr[t.Name] % t.Queues
+	b.rr[t.Name] = uint32((uint64(first) + n) % uint64(t.Queues))
+	return first
 }
 
 // queueOutside describes a queue id that is not one of this group's

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,6 +174,78 @@ func TestProduceQueueSelection(t *testing.T) {
 				t.Fatalf("queues %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// Round robin continues from request to request, skips the messages that
+// name their queue or carry a sharding key, and stays even under
+// concurrent requests (each takes its slots under one lock).
+func TestProduceRoundRobinAcrossRequests(t *testing.T) {
+	b, _ := newTestBroker(t, nil)
+	mustCreate(t, b, "T", 4)
+	queues := func(res []SendResult) []uint32 {
+		out := make([]uint32, len(res))
+		for i, r := range res {
+			out[i] = r.QueueID
+		}
+		return out
+	}
+	first, err := b.Produce(t.Context(), "T", []ProduceMessage{{Body: []byte("a")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := first[0].QueueID
+	mixed := []ProduceMessage{
+		{Body: []byte("b")},
+		{Body: []byte("c"), HasQueueID: true, QueueID: 0},
+		{Body: []byte("d"), ShardingKey: "k"},
+		{Body: []byte("e")},
+		{Body: []byte("f")},
+	}
+	res, err := b.Produce(t.Context(), "T", mixed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []uint32{(s + 1) % 4, 0, ShardQueue("k", 4), (s + 2) % 4, (s + 3) % 4}
+	if got := queues(res); !slices.Equal(got, want) {
+		t.Fatalf("queues %v, want %v (round robin from %d)", got, want, s)
+	}
+	res, err = b.Produce(t.Context(), "T", []ProduceMessage{{Body: []byte("g")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].QueueID != s {
+		t.Fatalf("next request went to queue %d, want %d", res[0].QueueID, s)
+	}
+
+	counts := make([]atomic.Int64, 4)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 5 {
+				batch := make([]ProduceMessage, 3)
+				for i := range batch {
+					batch[i].Body = []byte("x")
+				}
+				res, err := b.Produce(t.Context(), "T", batch)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for i, q := range queues(res) {
+					if i > 0 && q != (res[i-1].QueueID+1)%4 {
+						t.Errorf("one request's round-robin queues %v are not consecutive", queues(res))
+					}
+					counts[q].Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for q := range counts {
+		if n := counts[q].Load(); n != 30 {
+			t.Errorf("queue %d got %d of 120 concurrent round-robin messages, want 30", q, n)
+		}
 	}
 }
 
