@@ -460,9 +460,50 @@ print_table() {
 			done
 		done
 	fi
+	print_goals
 	if [[ $NATS_OK == 0 && ${SKIP_NATS:-0} != 1 ]]; then
 		echo "NATS was not run: installing it with go install failed (see above)."
 	fi
+}
+
+# goal_rounds OP THRESHOLD VALUE... prints how many of the rounds' ratios
+# (n/a and - skipped) meet the goal, as met/rounds.
+goal_rounds() {
+	local op=$1 thr=$2 x met=0 n=0
+	shift 2
+	for x in "$@"; do
+		[[ $x == n/a || $x == - ]] && continue
+		n=$((n + 1))
+		if awk -v a="$x" -v t="$thr" -v op="$op" 'BEGIN { exit !(op == ">=" ? a >= t : a <= t) }'; then
+			met=$((met + 1))
+		fi
+	done
+	echo "$met/$n"
+}
+
+# print_goals says, for the R3 workloads that ran against both systems,
+# in how many rounds each goal of issue #6 held: async and consume at
+# least 2x NATS's msg/s, synchronous p50 at most 0.6x NATS's.
+print_goals() {
+	[[ " $REPLICAS " == *" 3 "* ]] || return 0
+	local w i vals line=""
+	for w in $WORKLOADS; do
+		vals=()
+		case $w in
+		sync)
+			for i in $(seq 1 "$ROUNDS"); do vals+=("$(p50_ratio "raftmq.3.sync" "nats.3.sync" ".$i")"); done
+			line+=$(printf '\n  sync p50 ratio <= 0.6:     %s rounds (median %s)' "$(goal_rounds '<=' 0.6 "${vals[@]}")" "$(p50_ratio raftmq.3.sync nats.3.sync)")
+			;;
+		async | cons)
+			for i in $(seq 1 "$ROUNDS"); do vals+=("$(ratio "${R[raftmq.3.$w.rate.$i]:-}" "${R[nats.3.$w.rate.$i]:-}")"); done
+			line+=$(printf '\n  %-5s msg/s ratio >= 2:    %s rounds (median %s)' "$w" "$(goal_rounds '>=' 2 "${vals[@]}")" \
+				"$(ratio "${R[raftmq.3.$w.rate]:-}" "${R[nats.3.$w.rate]:-}")")
+			;;
+		esac
+	done
+	[[ -n $line ]] || return 0
+	echo
+	printf 'goals at R3 (issue #6), rounds in which each held:%b\n' "$line"
 }
 
 NATS_UP=0
