@@ -109,3 +109,29 @@ func FuzzReadStreamHeader(f *testing.F) {
 		}
 	})
 }
+
+// Decoding an entry allocates per request, not per message, beyond the
+// topic string each record's decode copies: the messages of a request
+// share one allocation (a follower spent 4 % of its CPU on one per
+// message).
+func TestDecodeProduceAllocations(t *testing.T) {
+	const n = 200
+	msgs := make([]*Message, n)
+	for i := range msgs {
+		msgs[i] = &Message{Topic: "bench", QueueID: uint32(i % 8), BornTimestamp: 1, Body: make([]byte, 1024)}
+	}
+	data := encodeProduce(1_700_000_000_000, []ProduceRequest{{Msgs: msgs}})
+	var c command
+	allocs := testing.AllocsPerRun(20, func() {
+		var err error
+		if c, err = decodeCommand(data); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if len(c.reqs) != 1 || len(c.reqs[0].Msgs) != n || string(c.reqs[0].Msgs[n-1].Body) != string(msgs[n-1].Body) {
+		t.Fatalf("decoded %d requests", len(c.reqs))
+	}
+	if max := float64(n + 8); allocs > max {
+		t.Fatalf("decoding %d messages allocated %.0f times, want at most %.0f", n, allocs, max)
+	}
+}
