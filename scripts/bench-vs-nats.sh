@@ -317,7 +317,9 @@ raftmq_run() {
 	R[raftmq.$r.$w.disk]=$(disk_rate "$d0" "$(disk_stat)" "$(secs "$t0" "$(now)")")
 	c1=$(cpu_ticks "${RAFTMQ_PIDS[@]}")
 	msgs=$(json_field "$out" messages || true) # none if the run failed early
-	[[ -n $msgs ]] || return 0
+	# A run that stored nothing has no rate, latency or cost to report:
+	# its round shows n/a and counts in no median or goal.
+	[[ -n $msgs && $msgs != 0 ]] || return 0
 	R[raftmq.$r.$w.cpu]=$(cpu_us_msg $((c1 - c0)) "$msgs")
 	R[raftmq.$r.$w.rate]=$(printf '%.0f' "$(json_field "$out" msg_per_sec)")
 	if [[ $w != cons ]]; then
@@ -408,8 +410,10 @@ summarize() {
 }
 
 # ---------------------------------------------------------------- table
+# ratio A B prints A/B, or n/a unless both are plain non-negative numbers
+# and B is positive (a figure that failed to parse is no ratio).
 ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.2f", a / b; else print "n/a" }'
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else print "n/a" }'
 }
 v() { echo "${R[$1]:-n/a}"; }
 # p50_ratio A B [SUFFIX] prints A's p50 over B's (SUFFIX: one round's).
@@ -472,7 +476,8 @@ goal_rounds() {
 	local op=$1 thr=$2 x met=0 n=0
 	shift 2
 	for x in "$@"; do
-		[[ $x == n/a || $x == - ]] && continue
+		# Only positive numbers are ratios of two real figures.
+		awk -v a="$x" 'BEGIN { exit !(a ~ /^[0-9.]+$/ && a > 0) }' || continue
 		n=$((n + 1))
 		if awk -v a="$x" -v t="$thr" -v op="$op" 'BEGIN { exit !(op == ">=" ? a >= t : a <= t) }'; then
 			met=$((met + 1))
@@ -491,13 +496,13 @@ print_goals() {
 		vals=()
 		case $w in
 		sync)
-			for i in $(seq 1 "$ROUNDS"); do vals+=("$(p50_ratio "raftmq.3.sync" "nats.3.sync" ".$i")"); done
-			line+=$(printf '\n  sync p50 ratio <= 0.6:     %s rounds (median %s)' "$(goal_rounds '<=' 0.6 "${vals[@]}")" "$(p50_ratio raftmq.3.sync nats.3.sync)")
+			for i in $(seq 1 "$ROUNDS"); do vals+=("$(p50_ratio "raftmq.3.sync" "nats.3.sync" ".$i" || echo n/a)"); done
+			line+=$(printf '\n  sync p50 ratio <= 0.6:     %s rounds (median %s)' "$(goal_rounds '<=' 0.6 "${vals[@]}")" "$(p50_ratio raftmq.3.sync nats.3.sync || echo n/a)")
 			;;
 		async | cons)
-			for i in $(seq 1 "$ROUNDS"); do vals+=("$(ratio "${R[raftmq.3.$w.rate.$i]:-}" "${R[nats.3.$w.rate.$i]:-}")"); done
+			for i in $(seq 1 "$ROUNDS"); do vals+=("$(ratio "${R[raftmq.3.$w.rate.$i]:-}" "${R[nats.3.$w.rate.$i]:-}" || echo n/a)"); done
 			line+=$(printf '\n  %-5s msg/s ratio >= 2:    %s rounds (median %s)' "$w" "$(goal_rounds '>=' 2 "${vals[@]}")" \
-				"$(ratio "${R[raftmq.3.$w.rate]:-}" "${R[nats.3.$w.rate]:-}")")
+				"$(ratio "${R[raftmq.3.$w.rate]:-}" "${R[nats.3.$w.rate]:-}" || echo n/a)")
 			;;
 		esac
 	done
