@@ -11,7 +11,10 @@
 // the length it asked for before reading it (a frame is read with
 // io.ReadFull, a message is marshalled or copied into it), which is why
 // gRPC itself uses uncleared pools for its ALTS record buffers; a buffer
-// only ever holds bytes of this process's own messages.
+// only ever holds bytes of this process's own messages. (The proto codec
+// marshals into a buffer of the size it has just computed; only a message
+// changed concurrently, itself a data race, could leave part of it
+// unwritten, and then old bytes would go out where zeros did before.)
 //
 // The pool is the mem.BufferPool interface of google.golang.org/grpc/mem,
 // installed through google.golang.org/grpc/experimental: BufferPool and
