@@ -53,7 +53,7 @@ func TestMessageIDs(t *testing.T) {
 }
 
 // One allocation per id (the string): it runs for every acknowledged
-// message (fmt.Sprintf took two and three times as long).
+// message (fmt.Sprintf made two and took three times as long).
 func TestFormatMessageIDAllocations(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _ = FormatMessageID("broker-a", 0x1234) }); n > 1 {
 		t.Fatalf("FormatMessageID allocates %.0f times, want 1", n)
