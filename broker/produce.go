@@ -178,13 +178,17 @@ func pickQueue(t raftfsm.Topic, pm *ProduceMessage, rr *uint32) (uint32, error) 
 			return 0, queueOutside(t, pm.QueueID)
 		}
 		return pm.QueueID, nil
-	case pm.ShardingKey != "":
+	case !pm.roundRobin():
 		return t.FirstQueue + ShardQueue(pm.ShardingKey, t.Queues), nil
 	}
 	q := *rr
 	*rr = (q + 1) % t.Queues
 	return t.FirstQueue + q, nil
 }
+
+// roundRobin reports whether the message's queue is chosen round robin:
+// it names no queue and carries no sharding key.
+func (pm *ProduceMessage) roundRobin() bool { return !pm.HasQueueID && pm.ShardingKey == "" }
 
 // reserveRoundRobin takes as many consecutive round-robin slots of topic t
 // as msgs has messages without a queue or sharding key, and returns the
@@ -194,7 +198,7 @@ func pickQueue(t raftfsm.Topic, pm *ProduceMessage, rr *uint32) (uint32, error) 
 func (b *Broker) reserveRoundRobin(t raftfsm.Topic, msgs []ProduceMessage) uint32 {
 	n := uint64(0)
 	for i := range msgs {
-		if !msgs[i].HasQueueID && msgs[i].ShardingKey == "" {
+		if msgs[i].roundRobin() {
 			n++
 		}
 	}
