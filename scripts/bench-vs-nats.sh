@@ -19,6 +19,12 @@
 # medians; the ratio of each round is printed below it, so a single lucky
 # or unlucky run shows as such.
 #
+# Each round's sync workload also runs bin/syncfloor (internal/syncfloor):
+# the same chain of processes with raw TCP frames and a majority's
+# O_DIRECT write + fdatasync and nothing else, the floor this machine
+# allows. Below the table both systems' sync p50 is given as a multiple of
+# it, which tells what is the machine's and what is the broker's.
+#
 # nats-server and the nats CLI are built with `go install` into a temporary
 # directory (module proxy versions below). If that fails the NATS columns
 # say "n/a" and the raftmq half still runs.
@@ -329,6 +335,23 @@ raftmq_run() {
 	R[raftmq.$r.$w.bpm]=$(per_node_msg $((after - before)) "$r" "$msgs")
 }
 
+# floor_workload R: one run of bin/syncfloor, the machine's floor for the
+# synchronous workload: the same chain (client, leader, R-1 followers, a
+# majority's O_DIRECT write + fdatasync) as R+1 processes with raw TCP
+# frames and nothing else in the path.
+floor_workload() {
+	local r=$1 out="$TMP/floor-r$1-$ROUND.out"
+	log "floor R$r: syncfloor (round $ROUND)"
+	if ! bin/syncfloor --replicas "$r" --count "$SYNC_MSGS" --size "$SIZE" --dir "$TMP" --json >"$out" 2>"$out.err"; then
+		log "syncfloor failed:"
+		tail -5 "$out.err" >&2
+		return 0
+	fi
+	R[floor.$r.sync.rate]=$(printf '%.0f' "$(json_field "$out" msg_per_sec)")
+	R[floor.$r.sync.p50]=$(awk -v v="$(json_field "$out" p50)" 'BEGIN { printf "%.2f", v / 1000 }')
+	R[floor.$r.sync.p99]=$(awk -v v="$(json_field "$out" p99)" 'BEGIN { printf "%.2f", v / 1000 }')
+}
+
 # raftmq_workload R SERVERS WORKLOAD: one run of WORKLOAD on the group at
 # SERVERS. Each async run adds ASYNC_MSGS messages to topic bench-rR-async
 # and each consume reads the next ASYNC_MSGS of them as group bench-rR;
@@ -464,10 +487,26 @@ print_table() {
 			done
 		done
 	fi
+	print_floor
 	print_goals
 	if [[ $NATS_OK == 0 && ${SKIP_NATS:-0} != 1 ]]; then
 		echo "NATS was not run: installing it with go install failed (see above)."
 	fi
+}
+
+# print_floor prints the synchronous rows against bin/syncfloor's: how
+# many times the floor of the same machine each system's p50 is.
+print_floor() {
+	want sync || return 0
+	local r line=""
+	for r in $REPLICAS; do
+		[[ -n ${R[floor.$r.sync.p50]:-} ]] || continue
+		line+=$(printf '\n  R%s sync x1: floor p50/p99 %s ms; p50 over the floor: raftmq %s, NATS %s' "$r" "$(lat "floor.$r.sync")" \
+			"$(p50_ratio "raftmq.$r.sync" "floor.$r.sync")" "$(p50_ratio "nats.$r.sync" "floor.$r.sync")")
+	done
+	[[ -n $line ]] || return 0
+	echo
+	printf 'the machine'"'"'s floor (bin/syncfloor: the same processes, raw TCP frames and O_DIRECT fsyncs, no broker):%b\n' "$line"
 }
 
 # goal_rounds OP THRESHOLD VALUE... prints how many of the rounds' ratios
@@ -535,8 +574,10 @@ for r in $REPLICAS; do
 				raftmq_workload "$r" "$servers" "$w"
 				nats_workload "$r" "$w"
 			fi
+			[[ $w == sync ]] && floor_workload "$r"
 			keep_round nats "$r" "$w"
 			keep_round raftmq "$r" "$w"
+			keep_round floor "$r" "$w"
 		done
 	done
 	stop_raftmq
@@ -544,6 +585,7 @@ for r in $REPLICAS; do
 		summarize nats "$r" "$w"
 		summarize raftmq "$r" "$w"
 	done
+	want sync && summarize floor "$r" sync
 done
 for pid in "${NATS_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
 for pid in "${NATS_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done

@@ -1,0 +1,294 @@
+package syncfloor
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Config is one measurement.
+type Config struct {
+	// Replicas is the number of server processes: one leader and
+	// Replicas-1 followers; a message is acknowledged once a majority
+	// holds it. At least 1.
+	Replicas int
+	// Count is the number of messages measured, after Warmup unmeasured ones.
+	Count  int
+	Warmup int
+	// Size is the message body in bytes (each frame adds an 8-byte sequence number).
+	Size int
+	// Dir holds the servers' log files (removed at the end).
+	Dir string
+	// LogSize is each log file's preallocated size; appends wrap around at it.
+	LogSize int64
+	// Fallocate preallocates the logs with fallocate instead of zero-filling them.
+	Fallocate bool
+	// InProcess runs the servers as goroutines of this process instead of
+	// processes of their own (for tests; the floor is measured with processes).
+	InProcess bool
+}
+
+// DefaultConfig is the synchronous workload of scripts/bench-vs-nats.sh.
+func DefaultConfig() Config {
+	return Config{Replicas: 3, Count: 5000, Warmup: 500, Size: 1024, Dir: os.TempDir(), LogSize: 64 << 20}
+}
+
+// Validate checks the ranges.
+func (c Config) Validate() error {
+	switch {
+	case c.Replicas < 1:
+		return fmt.Errorf("syncfloor: replicas %d: need at least 1", c.Replicas)
+	case c.Count < 1:
+		return fmt.Errorf("syncfloor: count %d: need at least 1", c.Count)
+	case c.Warmup < 0:
+		return fmt.Errorf("syncfloor: warmup %d is negative", c.Warmup)
+	case c.Size < 0 || c.Size > maxSize:
+		return fmt.Errorf("syncfloor: size %d: must be 0-%d", c.Size, maxSize)
+	case c.Dir == "":
+		return errors.New("syncfloor: no directory for the logs")
+	}
+	return nil
+}
+
+// maxSize bounds a message so that a frame fits a log buffer.
+const maxSize = fillChunk / 2
+
+// Result is what Run measured. Its JSON fields are named as mqctl
+// bench's, so scripts read both alike.
+type Result struct {
+	Mode           string  `json:"mode"`
+	Replicas       int     `json:"replicas"`
+	Size           int     `json:"size"`
+	Messages       int64   `json:"messages"`
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	MsgPerSec      float64 `json:"msg_per_sec"`
+	Latency        Latency `json:"latency_us"`
+	Direct         bool    `json:"direct_io"`
+}
+
+// Latency holds percentiles in microseconds.
+type Latency struct {
+	P50  int64 `json:"p50"`
+	P90  int64 `json:"p90"`
+	P99  int64 `json:"p99"`
+	P999 int64 `json:"p99_9"`
+	Max  int64 `json:"max"`
+}
+
+// Environment of a server process started by Run.
+const (
+	envRole     = "SYNCFLOOR_ROLE" // "leader" or "follower"
+	envLog      = "SYNCFLOOR_LOG"  // the log file's path
+	envLogSize  = "SYNCFLOOR_LOG_SIZE"
+	envFalloc   = "SYNCFLOOR_FALLOCATE" // "1" to fallocate
+	envSize     = "SYNCFLOOR_SIZE"
+	envReplicas = "SYNCFLOOR_REPLICAS"
+	envPeers    = "SYNCFLOOR_PEERS" // the leader's followers, comma-separated
+)
+
+// addrPrefix starts the line a server process prints once it listens.
+const addrPrefix = "syncfloor-addr "
+
+// ServeRole runs this process as a server if Run started it as one (its
+// environment says so): it prints its address and serves until its
+// parent ends it, and ok is true. Otherwise it returns at once with ok
+// false. main calls it first; so does a test binary's TestMain.
+func ServeRole() (ok bool, err error) {
+	role := os.Getenv(envRole)
+	if role == "" {
+		return false, nil
+	}
+	s, err := serverFromEnv(role)
+	if err != nil {
+		return true, err
+	}
+	fmt.Printf("%s%s %t\n", addrPrefix, s.addr(), s.log.direct)
+	return true, s.serve()
+}
+
+func serverFromEnv(role string) (*server, error) {
+	num := func(k string) (int64, error) {
+		v, err := strconv.ParseInt(os.Getenv(k), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("syncfloor: %s: %w", k, err)
+		}
+		return v, nil
+	}
+	size, err := num(envSize)
+	if err != nil {
+		return nil, err
+	}
+	logSize, err := num(envLogSize)
+	if err != nil {
+		return nil, err
+	}
+	replicas, err := num(envReplicas)
+	if err != nil {
+		return nil, err
+	}
+	var peers []string
+	if role == "leader" && os.Getenv(envPeers) != "" {
+		peers = strings.Split(os.Getenv(envPeers), ",")
+	} else if role != "leader" && role != "follower" {
+		return nil, fmt.Errorf("syncfloor: unknown role %q", role)
+	}
+	return newServer(role == "leader", os.Getenv(envLog), logSize, os.Getenv(envFalloc) == "1", int(size), int(replicas), peers)
+}
+
+// Run measures cfg: it starts the servers, sends Warmup then Count
+// messages one at a time, each after the previous one's acknowledgement,
+// and stops the servers.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return Result{}, err
+	}
+	g := &group{cfg: cfg}
+	defer g.stop()
+	leader, err := g.start()
+	if err != nil {
+		return Result{}, err
+	}
+	return measure(ctx, cfg, leader, g.direct)
+}
+
+// group is the server processes (or goroutines) of one Run.
+type group struct {
+	cfg     Config
+	procs   []*exec.Cmd
+	servers []*server
+	direct  bool
+}
+
+// start starts the followers, then the leader, and returns the leader's address.
+func (g *group) start() (string, error) {
+	peers := make([]string, 0, g.cfg.Replicas-1)
+	for i := 1; i < g.cfg.Replicas; i++ {
+		addr, err := g.startOne(false, i, nil)
+		if err != nil {
+			return "", err
+		}
+		peers = append(peers, addr)
+	}
+	return g.startOne(true, 0, peers)
+}
+
+func (g *group) startOne(leader bool, i int, peers []string) (string, error) {
+	role := "follower"
+	if leader {
+		role = "leader"
+	}
+	path := filepath.Join(g.cfg.Dir, fmt.Sprintf("syncfloor-%d-%s-%d.log", os.Getpid(), role, i))
+	if g.cfg.InProcess {
+		s, err := newServer(leader, path, g.cfg.LogSize, g.cfg.Fallocate, g.cfg.Size, g.cfg.Replicas, peers)
+		if err != nil {
+			return "", err
+		}
+		g.servers = append(g.servers, s)
+		g.direct = s.log.direct
+		go s.serve() //nolint:errcheck // ends with an error when stop closes it
+		return s.addr(), nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("syncfloor: %w", err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(),
+		envRole+"="+role, envLog+"="+path, envLogSize+"="+strconv.FormatInt(g.cfg.LogSize, 10),
+		envSize+"="+strconv.Itoa(g.cfg.Size), envReplicas+"="+strconv.Itoa(g.cfg.Replicas),
+		envPeers+"="+strings.Join(peers, ","))
+	if g.cfg.Fallocate {
+		cmd.Env = append(cmd.Env, envFalloc+"=1")
+	}
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive Run's process
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", fmt.Errorf("syncfloor: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("syncfloor: start %s: %w", role, err)
+	}
+	g.procs = append(g.procs, cmd)
+	line, err := bufio.NewReader(out).ReadString('\n')
+	rest, ok := strings.CutPrefix(strings.TrimSpace(line), addrPrefix)
+	addr, direct, _ := strings.Cut(rest, " ")
+	if err != nil || !ok {
+		return "", fmt.Errorf("syncfloor: %s process did not start (said %q): %v", role, line, err)
+	}
+	g.direct = direct == "true"
+	return addr, nil
+}
+
+// stop ends the servers and removes their logs.
+func (g *group) stop() {
+	for _, s := range g.servers {
+		s.close()
+	}
+	for _, p := range g.procs {
+		p.Process.Kill() //nolint:errcheck // it may have died already
+		p.Wait()         //nolint:errcheck // killed on purpose
+	}
+	matches, _ := filepath.Glob(filepath.Join(g.cfg.Dir, fmt.Sprintf("syncfloor-%d-*.log", os.Getpid())))
+	for _, m := range matches {
+		os.Remove(m)
+	}
+}
+
+// measure is the client: one message at a time, timed from before its
+// write to after its acknowledgement is read.
+func measure(ctx context.Context, cfg Config, addr string, direct bool) (Result, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return Result{}, fmt.Errorf("syncfloor: dial leader: %w", err)
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl) //nolint:errcheck // a TCP conn always takes one
+	}
+	hist := hdrhistogram.New(1, 60_000_000, 3)
+	frame := make([]byte, seqBytes+cfg.Size)
+	ack := make([]byte, seqBytes)
+	var began time.Time
+	for i := 0; i < cfg.Warmup+cfg.Count; i++ {
+		if i == cfg.Warmup {
+			began = time.Now()
+		}
+		seq := uint64(i + 1)
+		binary.LittleEndian.PutUint64(frame, seq)
+		t := time.Now()
+		if _, err := c.Write(frame); err != nil {
+			return Result{}, fmt.Errorf("syncfloor: send message %d: %w", seq, err)
+		}
+		if _, err := io.ReadFull(c, ack); err != nil {
+			return Result{}, fmt.Errorf("syncfloor: acknowledgement of message %d: %w", seq, err)
+		}
+		if got := binary.LittleEndian.Uint64(ack); got != seq {
+			return Result{}, fmt.Errorf("syncfloor: acknowledgement for %d, want %d", got, seq)
+		}
+		if i >= cfg.Warmup {
+			_ = hist.RecordValue(min(time.Since(t).Microseconds(), 60_000_000)) // clamped: cannot fail
+		}
+	}
+	elapsed := time.Since(began).Seconds()
+	return Result{
+		Mode: "syncfloor", Replicas: cfg.Replicas, Size: cfg.Size, Messages: int64(cfg.Count),
+		ElapsedSeconds: elapsed, MsgPerSec: float64(cfg.Count) / elapsed, Direct: direct,
+		Latency: Latency{P50: hist.ValueAtQuantile(50), P90: hist.ValueAtQuantile(90), P99: hist.ValueAtQuantile(99),
+			P999: hist.ValueAtQuantile(99.9), Max: hist.Max()},
+	}, nil
+}
