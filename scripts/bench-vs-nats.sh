@@ -350,6 +350,7 @@ floor_workload() {
 	R[floor.$r.sync.rate]=$(printf '%.0f' "$(json_field "$out" msg_per_sec)")
 	R[floor.$r.sync.p50]=$(awk -v v="$(json_field "$out" p50)" 'BEGIN { printf "%.2f", v / 1000 }')
 	R[floor.$r.sync.p99]=$(awk -v v="$(json_field "$out" p99)" 'BEGIN { printf "%.2f", v / 1000 }')
+	R[floor.$r.sync.cpu]=$(printf '%.0f' "$(json_field "$out" server_cpu_us_per_msg)")
 }
 
 # raftmq_workload R SERVERS WORKLOAD: one run of WORKLOAD on the group at
@@ -501,8 +502,9 @@ print_floor() {
 	local r line=""
 	for r in $REPLICAS; do
 		[[ -n ${R[floor.$r.sync.p50]:-} ]] || continue
-		line+=$(printf '\n  R%s sync x1: floor p50/p99 %s ms; p50 over the floor: raftmq %s, NATS %s' "$r" "$(lat "floor.$r.sync")" \
-			"$(p50_ratio "raftmq.$r.sync" "floor.$r.sync")" "$(p50_ratio "nats.$r.sync" "floor.$r.sync")")
+		line+=$(printf '\n  R%s sync x1: floor p50/p99 %s ms; p50 over the floor: raftmq %s, NATS %s; server CPU per message (us): floor %s, raftmq %s, NATS %s' \
+			"$r" "$(lat "floor.$r.sync")" "$(p50_ratio "raftmq.$r.sync" "floor.$r.sync")" "$(p50_ratio "nats.$r.sync" "floor.$r.sync")" \
+			"$(v "floor.$r.sync.cpu")" "$(v "raftmq.$r.sync.cpu")" "$(v "nats.$r.sync.cpu")")
 	done
 	[[ -n $line ]] || return 0
 	echo

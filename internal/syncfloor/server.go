@@ -28,8 +28,9 @@ type server struct {
 	lostOnce sync.Once
 	done     chan struct{} // closed by close
 	closeMu  sync.Mutex
-	conns    []net.Conn // guarded by closeMu
-	isClosed bool       // guarded by closeMu
+	conns    []net.Conn     // guarded by closeMu
+	isClosed bool           // guarded by closeMu
+	handlers sync.WaitGroup // close waits for them before it closes the log
 }
 
 func newServer(leader bool, path string, logSize int64, fallocate bool, size, replicas int, peers []string) (*server, error) {
@@ -52,7 +53,7 @@ func newServer(leader bool, path string, logSize int64, fallocate bool, size, re
 				return nil, fmt.Errorf("syncfloor: dial follower %s: %w", p, err)
 			}
 			s.peers = append(s.peers, c)
-			s.track(c)
+			s.track(c, false)
 			go s.readAcks(c)
 		}
 	}
@@ -71,15 +72,19 @@ func (s *server) serve() error {
 		if err != nil {
 			return err
 		}
-		if !s.track(c) {
+		if !s.track(c, true) {
 			return net.ErrClosed
 		}
-		go s.handle(c)
+		go func() {
+			defer s.handlers.Done()
+			s.handle(c)
+		}()
 	}
 }
 
-// track records c so that close closes it; false if the server is closed.
-func (s *server) track(c net.Conn) bool {
+// track records c so that close closes it, and counts its handler if
+// handled; false if the server is closed.
+func (s *server) track(c net.Conn, handled bool) bool {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
 	if s.isClosed {
@@ -87,6 +92,9 @@ func (s *server) track(c net.Conn) bool {
 		return false
 	}
 	s.conns = append(s.conns, c)
+	if handled {
+		s.handlers.Add(1)
+	}
 	return true
 }
 
@@ -104,6 +112,7 @@ func (s *server) close() {
 	for _, c := range conns {
 		c.Close()
 	}
+	s.handlers.Wait() // each ends at its connection's close, after the append it is in
 	s.log.close()
 }
 
@@ -132,6 +141,8 @@ func (s *server) handle(c net.Conn) {
 					have++
 				}
 			case <-s.lost:
+				return
+			case <-s.done:
 				return
 			}
 		}

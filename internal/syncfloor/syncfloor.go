@@ -77,6 +77,11 @@ type Result struct {
 	MsgPerSec      float64 `json:"msg_per_sec"`
 	Latency        Latency `json:"latency_us"`
 	Direct         bool    `json:"direct_io"`
+	// ServerCPUPerMsg is the user and system CPU time of the server
+	// processes per measured message, in microseconds (0 when the servers
+	// run in process). On a small machine shared by all processes, a lone
+	// producer's latency follows this sum closely.
+	ServerCPUPerMsg float64 `json:"server_cpu_us_per_msg"`
 }
 
 // Latency holds percentiles in microseconds.
@@ -161,7 +166,32 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return measure(ctx, cfg, leader, g.direct)
+	return measure(ctx, cfg, leader, g.direct, g.cpu)
+}
+
+// userHZ is the unit of /proc/PID/stat's CPU times (USER_HZ, 100 on Linux).
+const userHZ = 100
+
+// cpu returns the server processes' user+system CPU time so far, or 0
+// when the servers run in process.
+func (g *group) cpu() time.Duration {
+	var ticks int64
+	for _, p := range g.procs {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Process.Pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name, which is in parentheses and may hold spaces.
+		_, rest, _ := strings.Cut(string(b), ") ")
+		f := strings.Fields(rest)
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64) // utime, field 14
+		s, _ := strconv.ParseInt(f[12], 10, 64) // stime, field 15
+		ticks += u + s
+	}
+	return time.Duration(ticks) * time.Second / userHZ
 }
 
 // group is the server processes (or goroutines) of one Run.
@@ -250,7 +280,7 @@ func (g *group) stop() {
 
 // measure is the client: one message at a time, timed from before its
 // write to after its acknowledgement is read.
-func measure(ctx context.Context, cfg Config, addr string, direct bool) (Result, error) {
+func measure(ctx context.Context, cfg Config, addr string, direct bool, cpu func() time.Duration) (Result, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -264,9 +294,10 @@ func measure(ctx context.Context, cfg Config, addr string, direct bool) (Result,
 	frame := make([]byte, seqBytes+cfg.Size)
 	ack := make([]byte, seqBytes)
 	var began time.Time
+	var cpu0 time.Duration
 	for i := 0; i < cfg.Warmup+cfg.Count; i++ {
 		if i == cfg.Warmup {
-			began = time.Now()
+			began, cpu0 = time.Now(), cpu()
 		}
 		seq := uint64(i + 1)
 		binary.LittleEndian.PutUint64(frame, seq)
@@ -285,8 +316,10 @@ func measure(ctx context.Context, cfg Config, addr string, direct bool) (Result,
 		}
 	}
 	elapsed := time.Since(began).Seconds()
+	used := cpu() - cpu0
 	return Result{
-		Mode: "syncfloor", Replicas: cfg.Replicas, Size: cfg.Size, Messages: int64(cfg.Count),
+		ServerCPUPerMsg: float64(used.Microseconds()) / float64(cfg.Count),
+		Mode:            "syncfloor", Replicas: cfg.Replicas, Size: cfg.Size, Messages: int64(cfg.Count),
 		ElapsedSeconds: elapsed, MsgPerSec: float64(cfg.Count) / elapsed, Direct: direct,
 		Latency: Latency{P50: hist.ValueAtQuantile(50), P90: hist.ValueAtQuantile(90), P99: hist.ValueAtQuantile(99),
 			P999: hist.ValueAtQuantile(99.9), Max: hist.Max()},

@@ -47,6 +47,9 @@ func TestRun(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig(t, tc.replicas)
 			cfg.InProcess, cfg.Fallocate = tc.inProcess, tc.fallocate
+			if !tc.inProcess {
+				cfg.Count = 1000 // enough CPU for /proc's 10 ms ticks to see
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			res, err := Run(ctx, cfg)
@@ -54,11 +57,14 @@ func TestRun(t *testing.T) {
 				t.Fatal(err)
 			}
 			l := res.Latency
-			if res.Messages != 60 || res.Replicas != tc.replicas || res.MsgPerSec <= 0 {
+			if res.Messages != int64(cfg.Count) || res.Replicas != tc.replicas || res.MsgPerSec <= 0 {
 				t.Fatalf("result %+v", res)
 			}
 			if l.P50 <= 0 || l.P50 > l.P90 || l.P90 > l.P99 || l.P99 > l.P999 || l.P999 > l.Max {
 				t.Fatalf("latency percentiles out of order: %+v", l)
+			}
+			if tc.inProcess != (res.ServerCPUPerMsg == 0) {
+				t.Fatalf("server CPU per message %.1f us with servers in process %t", res.ServerCPUPerMsg, tc.inProcess)
 			}
 			if left, _ := filepath.Glob(filepath.Join(cfg.Dir, "*")); len(left) != 0 {
 				t.Fatalf("logs left behind: %v", left)
@@ -78,7 +84,7 @@ func TestFollowersStoreEveryMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := measure(context.Background(), cfg, leader, true); err != nil {
+	if _, err := measure(context.Background(), cfg, leader, true, g.cpu); err != nil {
 		t.Fatal(err)
 	}
 	n := cfg.Warmup + cfg.Count
@@ -118,7 +124,7 @@ func TestFollowerLost(t *testing.T) {
 	g.servers[0].close() // a follower
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err = measure(ctx, cfg, leader, true)
+	_, err = measure(ctx, cfg, leader, true, g.cpu)
 	if err == nil || strings.Contains(err.Error(), "timeout") {
 		t.Fatalf("measure with a follower gone: %v, want the connection's end", err)
 	}
