@@ -6,17 +6,19 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 )
 
 // seqBytes is the frame header: the message's sequence number, little-endian.
 // A frame is the header and Config.Size bytes; an acknowledgement is the
-// header alone.
+// header alone (see the package doc).
 const seqBytes = 8
 
 // server is a leader or a follower: it appends every frame it reads to its
 // log. A follower acknowledges each frame once durable; the leader also
 // sends each frame to its followers and acknowledges it to the client
-// once a majority holds it.
+// once a majority holds it. Each serves one connection at a time (the
+// client's, or the leader's): its log takes one writer.
 type server struct {
 	ln       net.Listener
 	log      *wal
@@ -27,10 +29,12 @@ type server struct {
 	lost     chan struct{} // closed when a follower's connection fails
 	lostOnce sync.Once
 	done     chan struct{} // closed by close
-	closeMu  sync.Mutex
-	conns    []net.Conn     // guarded by closeMu
-	isClosed bool           // guarded by closeMu
-	handlers sync.WaitGroup // close waits for them before it closes the log
+	delay    time.Duration // tests: how long a follower waits before each append
+
+	closeMu    sync.Mutex
+	conns      []net.Conn     // guarded by closeMu
+	isClosed   bool           // guarded by closeMu
+	goroutines sync.WaitGroup // serve's handler and readAcks; close waits for them before it closes the log
 }
 
 func newServer(leader bool, path string, logSize int64, fallocate bool, size, replicas int, peers []string) (*server, error) {
@@ -53,8 +57,13 @@ func newServer(leader bool, path string, logSize int64, fallocate bool, size, re
 				return nil, fmt.Errorf("syncfloor: dial follower %s: %w", p, err)
 			}
 			s.peers = append(s.peers, c)
-			s.track(c, false)
-			go s.readAcks(c)
+			if !s.track(c) {
+				break
+			}
+			go func() {
+				defer s.goroutines.Done()
+				s.readAcks(c)
+			}()
 		}
 	}
 	return s, nil
@@ -64,27 +73,25 @@ func (s *server) logLen() int64 { return s.log.written.Load() }
 
 func (s *server) addr() string { return s.ln.Addr().String() }
 
-// serve handles connections until the listener is closed: the leader's
-// from the client, a follower's from the leader.
+// serve handles connections one after another until the listener is
+// closed: the leader's from the client, a follower's from the leader.
 func (s *server) serve() error {
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
 			return err
 		}
-		if !s.track(c, true) {
+		if !s.track(c) {
 			return net.ErrClosed
 		}
-		go func() {
-			defer s.handlers.Done()
-			s.handle(c)
-		}()
+		s.handle(c)
+		s.goroutines.Done()
 	}
 }
 
-// track records c so that close closes it, and counts its handler if
-// handled; false if the server is closed.
-func (s *server) track(c net.Conn, handled bool) bool {
+// track records c so that close closes it, and counts the goroutine that
+// serves it; false if the server is closed.
+func (s *server) track(c net.Conn) bool {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
 	if s.isClosed {
@@ -92,12 +99,12 @@ func (s *server) track(c net.Conn, handled bool) bool {
 		return false
 	}
 	s.conns = append(s.conns, c)
-	if handled {
-		s.handlers.Add(1)
-	}
+	s.goroutines.Add(1)
 	return true
 }
 
+// close closes the listener and every connection, waits for the goroutines
+// that served them and removes the log. Safe to call more than once.
 func (s *server) close() {
 	s.closeMu.Lock()
 	if s.isClosed {
@@ -112,7 +119,7 @@ func (s *server) close() {
 	for _, c := range conns {
 		c.Close()
 	}
-	s.handlers.Wait() // each ends at its connection's close, after the append it is in
+	s.goroutines.Wait() // each ends at its connection's close, after the append it is in
 	s.log.close()
 }
 
@@ -130,6 +137,9 @@ func (s *server) handle(c net.Conn) {
 			if _, err := p.Write(frame); err != nil {
 				return // a follower is gone: the client sees the connection end
 			}
+		}
+		if s.delay > 0 {
+			time.Sleep(s.delay)
 		}
 		if err := s.log.append(frame); err != nil {
 			return

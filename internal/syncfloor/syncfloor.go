@@ -25,8 +25,9 @@ type Config struct {
 	// Replicas-1 followers; a message is acknowledged once a majority
 	// holds it. At least 1.
 	Replicas int
-	// Count is the number of messages measured, after Warmup unmeasured ones.
-	Count  int
+	// Count is the number of messages measured.
+	Count int
+	// Warmup is the number of messages sent before them, not measured.
 	Warmup int
 	// Size is the message body in bytes (each frame adds an 8-byte sequence number).
 	Size int
@@ -162,7 +163,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	g := &group{cfg: cfg}
 	defer g.stop()
-	leader, err := g.start()
+	leader, err := g.start(ctx)
 	if err != nil {
 		return Result{}, err
 	}
@@ -181,9 +182,13 @@ func (g *group) cpu() time.Duration {
 		if err != nil {
 			continue
 		}
-		// Fields after the command name, which is in parentheses and may hold spaces.
-		_, rest, _ := strings.Cut(string(b), ") ")
-		f := strings.Fields(rest)
+		// Fields after the command name, which is in parentheses and may
+		// hold spaces and parentheses itself.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
 		if len(f) < 13 {
 			continue
 		}
@@ -199,23 +204,28 @@ type group struct {
 	cfg     Config
 	procs   []*exec.Cmd
 	servers []*server
-	direct  bool
+	direct  bool // every server's log is written with O_DIRECT
+	// delays (tests, in process only): follower i waits delays[i-1]
+	// before each append.
+	delays []time.Duration
 }
 
-// start starts the followers, then the leader, and returns the leader's address.
-func (g *group) start() (string, error) {
+// start starts the followers, then the leader, and returns the leader's
+// address. ctx bounds the server processes' lives.
+func (g *group) start(ctx context.Context) (string, error) {
+	g.direct = true
 	peers := make([]string, 0, g.cfg.Replicas-1)
 	for i := 1; i < g.cfg.Replicas; i++ {
-		addr, err := g.startOne(false, i, nil)
+		addr, err := g.startOne(ctx, false, i, nil)
 		if err != nil {
 			return "", err
 		}
 		peers = append(peers, addr)
 	}
-	return g.startOne(true, 0, peers)
+	return g.startOne(ctx, true, 0, peers)
 }
 
-func (g *group) startOne(leader bool, i int, peers []string) (string, error) {
+func (g *group) startOne(ctx context.Context, leader bool, i int, peers []string) (string, error) {
 	role := "follower"
 	if leader {
 		role = "leader"
@@ -226,8 +236,11 @@ func (g *group) startOne(leader bool, i int, peers []string) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		if !leader && i <= len(g.delays) {
+			s.delay = g.delays[i-1]
+		}
 		g.servers = append(g.servers, s)
-		g.direct = s.log.direct
+		g.direct = g.direct && s.log.direct
 		go s.serve() //nolint:errcheck // ends with an error when stop closes it
 		return s.addr(), nil
 	}
@@ -235,7 +248,7 @@ func (g *group) startOne(leader bool, i int, peers []string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("syncfloor: %w", err)
 	}
-	cmd := exec.Command(exe)
+	cmd := exec.CommandContext(ctx, exe) // killed at ctx's end, also while starting
 	cmd.Env = append(os.Environ(),
 		envRole+"="+role, envLog+"="+path, envLogSize+"="+strconv.FormatInt(g.cfg.LogSize, 10),
 		envSize+"="+strconv.Itoa(g.cfg.Size), envReplicas+"="+strconv.Itoa(g.cfg.Replicas),
@@ -256,10 +269,13 @@ func (g *group) startOne(leader bool, i int, peers []string) (string, error) {
 	line, err := bufio.NewReader(out).ReadString('\n')
 	rest, ok := strings.CutPrefix(strings.TrimSpace(line), addrPrefix)
 	addr, direct, _ := strings.Cut(rest, " ")
-	if err != nil || !ok {
-		return "", fmt.Errorf("syncfloor: %s process did not start (said %q): %v", role, line, err)
+	if err != nil {
+		return "", fmt.Errorf("syncfloor: %s process did not start: %w", role, err)
 	}
-	g.direct = direct == "true"
+	if !ok || addr == "" {
+		return "", fmt.Errorf("syncfloor: %s process said %q, not its address", role, line)
+	}
+	g.direct = g.direct && direct == "true"
 	return addr, nil
 }
 
@@ -287,9 +303,8 @@ func measure(ctx context.Context, cfg Config, addr string, direct bool, cpu func
 		return Result{}, fmt.Errorf("syncfloor: dial leader: %w", err)
 	}
 	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		c.SetDeadline(dl) //nolint:errcheck // a TCP conn always takes one
-	}
+	stop := context.AfterFunc(ctx, func() { c.Close() }) // the end of ctx fails the read or write in progress
+	defer stop()
 	hist := hdrhistogram.New(1, 60_000_000, 3)
 	frame := make([]byte, seqBytes+cfg.Size)
 	ack := make([]byte, seqBytes)
@@ -306,6 +321,9 @@ func measure(ctx context.Context, cfg Config, addr string, direct bool, cpu func
 			return Result{}, fmt.Errorf("syncfloor: send message %d: %w", seq, err)
 		}
 		if _, err := io.ReadFull(c, ack); err != nil {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
 			return Result{}, fmt.Errorf("syncfloor: acknowledgement of message %d: %w", seq, err)
 		}
 		if got := binary.LittleEndian.Uint64(ack); got != seq {

@@ -5,11 +5,17 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/raftmq/raftmq/internal/testutil"
 )
 
 // TestMain lets Run start this test binary as its server processes.
@@ -21,7 +27,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 func testConfig(t *testing.T, replicas int) Config {
@@ -43,6 +49,7 @@ func TestRun(t *testing.T) {
 		{"R3 in process fallocated", 3, true, true},
 		{"R1 processes", 1, false, false},
 		{"R3 processes", 3, false, false},
+		{"R5 in process", 5, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testConfig(t, tc.replicas)
@@ -80,11 +87,11 @@ func TestFollowersStoreEveryMessage(t *testing.T) {
 	cfg.InProcess, cfg.Size = true, 100
 	g := &group{cfg: cfg}
 	defer g.stop()
-	leader, err := g.start()
+	leader, err := g.start(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := measure(context.Background(), cfg, leader, true, g.cpu); err != nil {
+	if _, err := measure(t.Context(), cfg, leader, true, g.cpu); err != nil {
 		t.Fatal(err)
 	}
 	n := cfg.Warmup + cfg.Count
@@ -92,10 +99,7 @@ func TestFollowersStoreEveryMessage(t *testing.T) {
 	for _, s := range g.servers {
 		// The leader acknowledges once a majority has the last message;
 		// the slower follower may still be writing it.
-		deadline := time.Now().Add(10 * time.Second)
-		for s.logLen() < int64(n*frame) && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
+		testutil.WaitFor(t, 10*time.Second, "every record appended", func() bool { return s.logLen() >= int64(n*frame) })
 		data, err := os.ReadFile(s.log.f.Name())
 		if err != nil {
 			t.Fatal(err)
@@ -117,7 +121,7 @@ func TestFollowerLost(t *testing.T) {
 	cfg.InProcess = true
 	g := &group{cfg: cfg}
 	defer g.stop()
-	leader, err := g.start()
+	leader, err := g.start(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +131,59 @@ func TestFollowerLost(t *testing.T) {
 	_, err = measure(ctx, cfg, leader, true, g.cpu)
 	if err == nil || strings.Contains(err.Error(), "timeout") {
 		t.Fatalf("measure with a follower gone: %v, want the connection's end", err)
+	}
+}
+
+// The leader acknowledges a message only once a majority, itself
+// included, has appended it: never on the acknowledgement of a slower
+// follower for an earlier message. Follower delays are set so that such
+// a stale acknowledgement arrives before any current one.
+func TestLeaderWaitsForMajority(t *testing.T) {
+	for _, tc := range []struct {
+		replicas int
+		delays   []time.Duration
+	}{
+		{2, []time.Duration{time.Millisecond}},
+		{3, []time.Duration{2 * time.Millisecond, 3 * time.Millisecond}},
+		{4, []time.Duration{2 * time.Millisecond, 3 * time.Millisecond, 5 * time.Millisecond}},
+		{5, []time.Duration{2 * time.Millisecond, 3 * time.Millisecond, 3 * time.Millisecond, 5 * time.Millisecond}},
+	} {
+		t.Run(fmt.Sprintf("R%d", tc.replicas), func(t *testing.T) {
+			cfg := testConfig(t, tc.replicas)
+			cfg.InProcess, cfg.Size = true, 64
+			g := &group{cfg: cfg, delays: tc.delays}
+			defer g.stop()
+			addr, err := g.start(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			frame := make([]byte, seqBytes+cfg.Size)
+			ack := make([]byte, seqBytes)
+			quorum := tc.replicas/2 + 1
+			for seq := uint64(1); seq <= 30; seq++ {
+				binary.LittleEndian.PutUint64(frame, seq)
+				if _, err := c.Write(frame); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, ack); err != nil {
+					t.Fatal(err)
+				}
+				have := 0
+				for _, s := range g.servers {
+					if s.logLen() >= int64(seq)*int64(len(frame)) {
+						have++
+					}
+				}
+				if have < quorum {
+					t.Fatalf("message %d acknowledged with %d of %d servers holding it, want a majority (%d)", seq, have, tc.replicas, quorum)
+				}
+			}
+		})
 	}
 }
 
@@ -145,7 +202,11 @@ func TestLogAppend(t *testing.T) {
 				t.Fatalf("size %d, want %d", w.size, 2*fillChunk)
 			}
 			var want []byte
-			for i, n := range []int{1, 100, 4000, 4096, 5000, 7, 3 * blockSize} {
+			if !w.direct {
+				t.Logf("%s refuses O_DIRECT: the buffered fallback is tested", filepath.Dir(path))
+			}
+			// 1+100+3995 ends on a block boundary; so does the 3-block record after it.
+			for i, n := range []int{1, 100, 3995, 3 * blockSize, 4096, 5000, 7} {
 				rec := bytes.Repeat([]byte{byte(i + 1)}, n)
 				if err := w.append(rec); err != nil {
 					t.Fatal(err)
@@ -162,13 +223,24 @@ func TestLogAppend(t *testing.T) {
 			if !bytes.Equal(data[len(want):], make([]byte, len(data)-len(want))) {
 				t.Fatal("bytes past the last record are not zero")
 			}
-			// Wrap: a record that does not fit goes to the start.
+			// A record that fills the file exactly stays at the end; the
+			// next one does not fit and goes to the start, the one after
+			// it right behind.
 			w.pos = w.size - 10
-			if err := w.append([]byte("wrapped!!!!")); err != nil {
+			if err := w.append([]byte("tail567890")); err != nil {
 				t.Fatal(err)
 			}
-			if data, _ = os.ReadFile(path); !bytes.HasPrefix(data, []byte("wrapped!!!!")) {
-				t.Fatalf("wrapped record not at the start: %q", data[:11])
+			for _, rec := range []string{"wrapped!!!!", "next"} {
+				if err := w.append([]byte(rec)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			data, err = os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(data, []byte("wrapped!!!!next")) || !bytes.HasSuffix(data, []byte("tail567890")) {
+				t.Fatalf("after the wrap the log starts %q and ends %q", data[:15], data[len(data)-10:])
 			}
 			if err := w.append(make([]byte, len(w.buf))); err == nil {
 				t.Fatal("a record over the buffer's size was taken")
