@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -148,8 +149,10 @@ func startWorkload(t *testing.T, ctx context.Context, c *testcluster.Cluster, re
 	if _, err := c.Client(c.Leader(ctx)).CreateTopic(cctx, &raftmqpb.CreateTopicRequest{Topic: &raftmqpb.TopicConfig{Name: probeTopic, Queues: 1}}); err != nil {
 		t.Fatalf("create %s: %v", probeTopic, err)
 	}
+	// The checker's and its client's logs go to the test's output (shown
+	// when it fails): where a check's time went.
 	ck, err := checker.New(checker.Config{Addrs: c.Addrs(), Queues: 4, Producers: 4, BodySize: 256, Seed: seed,
-		RequestTimeout: requestTimeout})
+		RequestTimeout: requestTimeout, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +178,13 @@ func stopAndCheck(t *testing.T, ctx context.Context, c *testcluster.Cluster, ck 
 	c.WaitConverged(ctx)
 	rep, err := ck.Check(ctx)
 	if err != nil {
+		if rep != nil { // Check ran out of ctx: what it read until then
+			t.Logf("%s", rep)
+			path := filepath.Join(t.ArtifactDir(), "history.jsonl")
+			if werr := ck.WriteHistoryFile(path); werr != nil {
+				t.Errorf("write history: %v", werr)
+			}
+		}
 		t.Fatalf("check: %v", err)
 	}
 	t.Logf("%s", rep)

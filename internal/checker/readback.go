@@ -64,11 +64,16 @@ func (c *Checker) Check(ctx context.Context) (*Report, error) {
 	}
 	defer closeReplicas(reps)
 
+	// Each phase is logged with its time, so that a check that runs out
+	// of ctx says where the time went.
+	phase := time.Now()
 	var readErrs []string
 	ranges, settleErr := c.settle(ctx, reps, queues)
 	if settleErr != nil {
 		readErrs = append(readErrs, settleErr.Error())
 	}
+	c.log.Info("checker: replicas settled", "took", time.Since(phase), "err", settleErr)
+	phase = time.Now()
 	var reads []Read
 	var sources []string
 	for _, rep := range reps {
@@ -80,14 +85,20 @@ func (c *Checker) Check(ctx context.Context) (*Report, error) {
 			readErrs = append(readErrs, fmt.Sprintf("%s: %v", src, err))
 		}
 	}
+	c.log.Info("checker: replicas read", "took", time.Since(phase), "reads", len(reads), "errors", len(readErrs))
+	phase = time.Now()
 	minOff, target := groupTarget(ranges)
 	greads, gerr := c.consumeGroup(ctx, group, minOff, target)
+	c.log.Info("checker: group read", "took", time.Since(phase), "reads", len(greads), "err", gerr)
 	sources = append(sources, groupSource)
 	reads = append(reads, greads...)
 	if gerr != nil {
 		readErrs = append(readErrs, fmt.Sprintf("%s: %v", groupSource, gerr))
 	}
-	return c.report(queues, sources, reads, minOff, readErrs), ctx.Err()
+	phase = time.Now()
+	r := c.report(queues, sources, reads, minOff, readErrs)
+	c.log.Info("checker: analysed", "took", time.Since(phase))
+	return r, ctx.Err()
 }
 
 // report analyses the reads and stores them for WriteHistory.
