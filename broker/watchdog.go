@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/raftmq/raftmq/raftfsm"
 	"github.com/raftmq/raftmq/store"
 )
 
@@ -116,6 +117,41 @@ func (b *Broker) watchDisk() {
 			failed = target
 		}
 	}
+}
+
+// handOffWait bounds HandOffLeadership's questions to the other voters.
+const handOffWait = time.Second
+
+// HandOffLeadership hands this node's leadership, if it leads, to the
+// voter that answers (within a second) as a working follower of its term
+// with room on its disk, the one that applied the most. The daemon calls
+// it first on a graceful shutdown, while the peer connections are open:
+// the Replicator's Close would otherwise hand the leadership to whichever
+// voter Raft finds most up to date, which may be one whose disk is full;
+// that one refuses every produce until its disk watchdog moves the
+// leadership on, a second or more later. It returns the new leader's id,
+// or "" when this node does not lead or no voter answered so (then Close
+// leaves the choice to Raft, as before).
+func (b *Broker) HandOffLeadership() string {
+	if b.closed.Load() || !b.rep.IsLeader() {
+		return ""
+	}
+	servers, err := b.rep.Servers()
+	if err != nil || !slices.ContainsFunc(servers, func(s raftfsm.Peer) bool { return s.ID != b.cfg.NodeID && !s.NonVoter }) {
+		return "" // a lone voter has no one to hand to
+	}
+	st := b.rep.Status()
+	target, why := b.roomyVoter(st.Term, "", handOffWait, mostApplied)
+	if target == "" {
+		b.log.Info("leadership hand-off before shutdown: no voter answered as a follower with room; Raft will pick", "why", why)
+		return ""
+	}
+	if err := b.rep.TransferLeadership(target); err != nil {
+		b.log.Warn("leadership hand-off before shutdown failed; Raft will pick", "target", target, "err", err)
+		return ""
+	}
+	b.log.Info("leadership handed off before shutdown", "to", target)
+	return target
 }
 
 // leastUsed ranks hand-over targets off a full disk: the least used disk

@@ -209,3 +209,78 @@ func TestDiskWatchdog(t *testing.T) {
 		})
 	}
 }
+
+// TestHandOffLeadership: before a shutdown, a leader hands its leadership
+// to the voter that answers as a working follower of its term with room,
+// the most applied one, not to one whose disk is full; with none, or as
+// a follower or a lone voter, it hands nothing (Close leaves it to Raft).
+func TestHandOffLeadership(t *testing.T) {
+	follower := func(id string, applied uint64, used float64) NodeStatus {
+		return NodeStatus{NodeID: id, Group: "g", Role: "follower", Term: 1, AppliedIndex: applied, DiskUsed: used, DiskFull: used >= 0.9}
+	}
+	start := func(t *testing.T, statuses map[string]NodeStatus, servers ...raftfsm.Peer) (*Broker, *fakerepl.Fake) {
+		t.Helper()
+		b, f := newTestBroker(t, func(c *Config) {
+			c.Peers = map[string]string{"n2": "n2:9876", "n3": "n3:9876", "n4": "n4:9876"}
+		})
+		if servers == nil {
+			servers = []raftfsm.Peer{{ID: "n1"}, {ID: "n2"}, {ID: "n3"}, {ID: "n4"}}
+		}
+		f.SetServers(servers)
+		b.SetPeers(&fakePeers{statuses: statuses})
+		return b, f
+	}
+	t.Run("the most applied voter with room", func(t *testing.T) {
+		b, f := start(t, map[string]NodeStatus{
+			"n2:9876": follower("n2", 9, 0.95), // the most up to date, but full
+			"n3:9876": follower("n3", 5, 0.10),
+			"n4:9876": follower("n4", 7, 0.50),
+		})
+		if got := b.HandOffLeadership(); got != "n4" {
+			t.Fatalf("handed off to %q; want n4 (n2 applied more but its disk is full)", got)
+		}
+		if got := f.TransferTargets(); len(got) != 1 || got[0] != "n4" || b.IsLeader() {
+			t.Fatalf("transfers %v, still leader %v; want one to n4", got, b.IsLeader())
+		}
+	})
+	for _, tc := range []struct {
+		name     string
+		leader   bool
+		statuses map[string]NodeStatus
+		servers  []raftfsm.Peer
+	}{
+		{"every other voter full", true, map[string]NodeStatus{
+			"n2:9876": follower("n2", 9, 0.95), "n3:9876": follower("n3", 9, 0.91), "n4:9876": follower("n4", 9, 0.99),
+		}, nil},
+		{"no voter answers", true, nil, nil},
+		{"a lone voter", true, nil, []raftfsm.Peer{{ID: "n1"}, {ID: "n2", NonVoter: true}}},
+		{"a follower", false, map[string]NodeStatus{"n3:9876": follower("n3", 5, 0.10)}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, f := start(t, tc.statuses, tc.servers...)
+			if !tc.leader {
+				f.SetLeader(false, "n3")
+			}
+			if got := b.HandOffLeadership(); got != "" {
+				t.Fatalf("handed off to %q; want nothing", got)
+			}
+			if n := f.Transfers(); n != 0 {
+				t.Fatalf("%d transfers (%v); want none", n, f.TransferRequests())
+			}
+		})
+	}
+	t.Run("a failed transfer", func(t *testing.T) {
+		b, f := start(t, map[string]NodeStatus{"n3:9876": follower("n3", 5, 0.10)})
+		f.FailTransfers(errors.New("the target is not catching up"))
+		if got := b.HandOffLeadership(); got != "" || !b.IsLeader() {
+			t.Fatalf("handed off to %q, leader %v; want nothing, still leading", got, b.IsLeader())
+		}
+	})
+	t.Run("after Close", func(t *testing.T) {
+		b, f := start(t, map[string]NodeStatus{"n3:9876": follower("n3", 5, 0.10)})
+		b.Close()
+		if got := b.HandOffLeadership(); got != "" || f.Transfers() != 0 {
+			t.Fatalf("a closed broker handed off to %q (%d transfers)", got, f.Transfers())
+		}
+	})
+}

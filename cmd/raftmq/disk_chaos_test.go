@@ -326,3 +326,62 @@ func TestChaosDiskLazyLeaderKill(t *testing.T) {
 		lazyKill(t, ctx, c, ck, c.Leader(ctx), "leader")
 	})
 }
+
+// TestChaosDiskFullFollowerLeaderStops: a follower's disk goes above the
+// store's hard limit, then the leader is stopped gracefully (SIGTERM)
+// under load. The leader must hand its leadership to the other follower,
+// the one with room: never, not even for the second its disk watchdog
+// would take to move it on, to the full one, which would refuse every
+// produce meanwhile (broker.HandOffLeadership). Raft alone picks the most
+// up-to-date follower, the full one about half the time. The stopped
+// node then restarts; nothing acked may be lost.
+func TestChaosDiskFullFollowerLeaderStops(t *testing.T) {
+	runDisk(t, "disk-full-follower-leader-stops", 2*time.Second, func(t *testing.T, ctx context.Context, c *testcluster.Cluster, ck *checker.Checker, rng *rand.Rand) {
+		l := c.Leader(ctx)
+		full := randomFollower(c, l, rng)
+		other := 3 - l - full // the three nodes are 0, 1 and 2
+		c.SetDisk(full, diskFull)
+		ck.Fault("fill disk of follower " + c.NodeID(full))
+		waitFor(t, ctx, c.NodeID(full)+" to report its full disk", func() bool {
+			st, err := c.Status(ctx, full)
+			return err == nil && st.GetDiskFull()
+		})
+		// Watch the full follower's role from before the stop until the
+		// group takes writes again.
+		watch, stopWatch := context.WithCancel(ctx)
+		led := make(chan bool, 1)
+		go func() {
+			tick := time.NewTicker(10 * time.Millisecond)
+			defer tick.Stop()
+			seen := false
+			for {
+				if st, err := c.Status(watch, full); err == nil && st.GetRole() == "leader" {
+					seen = true
+				}
+				select {
+				case <-tick.C:
+				case <-watch.Done():
+					led <- seen
+					return
+				}
+			}
+		}()
+		stopped := time.Now()
+		c.Stop(l)
+		ck.Fault("stop leader " + c.NodeID(l))
+		stopTook := time.Since(stopped)
+		wrote := probeWrite(t, ctx, c)
+		stopWatch()
+		if <-led {
+			t.Fatalf("%s led with its disk full after %s stopped", c.NodeID(full), c.NodeID(l))
+		}
+		if now := c.Leader(ctx); now != other {
+			t.Fatalf("%s leads after %s stopped; want %s, the follower with room", c.NodeID(now), c.NodeID(l), c.NodeID(other))
+		}
+		t.Logf("leader %s stopped with %s's disk full in %v: %s leads; first write %v after the stop", c.NodeID(l),
+			c.NodeID(full), stopTook.Round(time.Millisecond), c.NodeID(other), wrote.Round(time.Millisecond))
+		c.SetDisk(full, diskNormal)
+		c.Restart(l)
+		c.WaitHealthy(l)
+	})
+}

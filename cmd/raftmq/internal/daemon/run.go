@@ -160,11 +160,14 @@ func prepareRaft(ctx context.Context, cfg Config, version string, rc *raftfsm.Co
 	return g, nil
 }
 
-// shutdown stops in this order: health NOT_SERVING and peer connections
+// shutdown stops in this order: a leader hands its leadership to a voter
+// with room on its disk, asking the voters over the peer connections
+// (broker.HandOffLeadership); health NOT_SERVING and peer connections
 // closed; the broker (long polls return, the Raft node hands leadership
-// to another voter and closes); then gRPC drains in-flight calls for up
-// to ShutdownTimeout before it is stopped hard.
+// to another voter if it still leads, and closes); then gRPC drains
+// in-flight calls for up to ShutdownTimeout before it is stopped hard.
 func shutdown(cfg Config, gs *grpc.Server, srv *api.Server, b *broker.Broker, log *slog.Logger) error {
+	b.HandOffLeadership()
 	errSrv := srv.Close()
 	errBroker := b.Close()
 	drained := make(chan struct{})
