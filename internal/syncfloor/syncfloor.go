@@ -81,7 +81,7 @@ type Result struct {
 	// ServerCPUPerMsg is the user and system CPU time of the server
 	// processes per measured message, in microseconds (0 when the servers
 	// run in process). On a small machine shared by all processes, a lone
-	// producer's latency follows this sum closely.
+	// producer's latency tends to go with this sum.
 	ServerCPUPerMsg float64 `json:"server_cpu_us_per_msg"`
 }
 
