@@ -29,6 +29,13 @@ func TestMain(m *testing.M) {
 }
 
 const (
+	// processTestTimeout bounds one of these tests. They run in make test
+	// under the race detector beside every other package's tests, and the
+	// checker's read-back must have time to finish and report even when
+	// its own bounds (Config.SettleTimeout, ConsumeTimeout) are reached:
+	// TestKillLeader once ran out of a 50 s budget in its check with
+	// nothing to show where the time went.
+	processTestTimeout = 90 * time.Second
 	// workload is how long the producers run in each test.
 	workload = 10 * time.Second
 	// probeTopic takes the probe writes that time a failover, apart from
@@ -43,7 +50,7 @@ func TestKillLeader(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test (builds raftmq, runs 3 brokers for ~15s); skipped with -short")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), processTestTimeout)
 	defer cancel()
 	c := testcluster.Start(t, testcluster.Options{Nodes: 3})
 	ck, start := startWorkload(t, ctx, c, 5*time.Second)
@@ -81,7 +88,7 @@ func TestPauseLeader(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test (builds raftmq, runs 3 brokers for ~15s); skipped with -short")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), processTestTimeout)
 	defer cancel()
 	c := testcluster.Start(t, testcluster.Options{Nodes: 3})
 	// A Produce in flight to the paused leader would hang until its
