@@ -138,14 +138,19 @@ func (b *Broker) notLeader() error {
 }
 
 // writeErr translates a Replicator write error: not-leader and
-// no-leader become the broker's errors (with the leader's address); the
-// rest is returned as is.
+// no-leader become the broker's errors (with the leader's address), a
+// command refused during a leadership transfer a no-leader error marked
+// not applied; the rest is returned as is.
 func (b *Broker) writeErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, raftfsm.ErrNotLeader):
 		return b.notLeader()
+	case errors.Is(err, raftfsm.ErrTransferInProgress):
+		// Refused before Raft appended anything: the client may send
+		// it again (to the next leader) without storing it twice.
+		return notAppliedError{fmt.Errorf("%w: %w", ErrNoLeader, err)}
 	case errors.Is(err, raftfsm.ErrUnavailable):
 		return fmt.Errorf("%w: %w", ErrNoLeader, err)
 	case errors.Is(err, store.ErrClosed) && b.closed.Load():

@@ -324,6 +324,32 @@ func TestProduceNotLeader(t *testing.T) {
 	}
 }
 
+// TestProduceRefusedOrUnknown: a produce the replica refused before Raft
+// appended it (a leadership transfer in progress) is marked not applied,
+// so a client may send it again; one whose leadership was lost in flight
+// is not.
+func TestProduceRefusedOrUnknown(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		err         error
+		want        error
+		wantApplied bool // the outcome may be that it was stored
+	}{
+		{"transfer in progress", fmt.Errorf("%w: %w", raftfsm.ErrUnavailable, raftfsm.ErrTransferInProgress), ErrNoLeader, false},
+		{"leadership lost", raftfsm.ErrUnknownOutcome, raftfsm.ErrUnknownOutcome, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, f := newTestBroker(t, nil)
+			mustCreate(t, b, "T", 1)
+			f.FailProduces(tc.err)
+			_, err := b.Produce(t.Context(), "T", msgs(1, "x"))
+			if !errors.Is(err, tc.want) || NotApplied(err) == tc.wantApplied {
+				t.Fatalf("err %v (not applied: %v); want %v, not applied %v", err, NotApplied(err), tc.want, !tc.wantApplied)
+			}
+		})
+	}
+}
+
 func TestProduceLeadershipLostInFlight(t *testing.T) {
 	b, f := newTestBroker(t, nil)
 	mustCreate(t, b, "T", 1)

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/raftmq/raftmq/raftfsm"
 	"github.com/raftmq/raftmq/store"
 )
 
@@ -51,7 +50,7 @@ func (b *Broker) watchApply() {
 			continue // not stuck, or a hand-over was tried a moment ago
 		}
 		tried = time.Now()
-		target, why := b.roomyVoter(st.Term, "", limit/2, mostApplied)
+		target, why, _ := b.roomyVoter(st.Term, "", limit/2, mostApplied)
 		b.log.Warn("the FSM has been stuck in one apply; handing leadership to another voter",
 			"applied_index", st.AppliedIndex, "commit_index", st.CommitIndex, "stuck_for", st.ApplyingFor.Round(time.Millisecond),
 			"target", target)
@@ -101,7 +100,7 @@ func (b *Broker) watchDisk() {
 			said, failed = "", ""
 			continue
 		}
-		target, why := b.roomyVoter(st.Term, failed, b.cfg.DiskFullCheck, leastUsed)
+		target, why, _ := b.roomyVoter(st.Term, failed, b.cfg.DiskFullCheck, leastUsed)
 		failed = ""
 		if target == "" {
 			if why != said {
@@ -122,35 +121,38 @@ func (b *Broker) watchDisk() {
 // handOffWait bounds HandOffLeadership's questions to the other voters.
 const handOffWait = time.Second
 
-// HandOffLeadership hands this node's leadership, if it leads, to the
-// voter that answers (within a second) as a working follower of its term
-// with room on its disk, the one that applied the most. The daemon calls
-// it first on a graceful shutdown, while the peer connections are open:
-// the Replicator's Close would otherwise hand the leadership to whichever
-// voter Raft finds most up to date, which may be one whose disk is full;
-// that one refuses every produce until its disk watchdog moves the
-// leadership on, a second or more later. It returns the new leader's id,
-// or "" when this node does not lead or no voter answered so (then Close
-// leaves the choice to Raft, as before).
+// HandOffLeadership, on a leader some of whose voters answer (within a
+// second) that their disk is full, hands the leadership to the voter
+// that answers as a working follower of its term with room, the one that
+// applied the most. The daemon calls it first on a graceful shutdown,
+// while the peer connections are open: the Replicator's Close would
+// otherwise hand the leadership to whichever follower Raft finds
+// furthest ahead, which may be the full one; that one refuses every
+// produce until its disk watchdog moves the leadership on, up to about a
+// second later. When no voter's disk is full it does nothing, and Close
+// leaves the choice to Raft as before: Raft's pick is as good then, and
+// it knows which followers its own connections reach. It returns the
+// voter it handed to, "" when it did not (this node does not lead, no
+// voter is full, none has room, or the transfer failed).
 func (b *Broker) HandOffLeadership() string {
 	if b.closed.Load() || !b.rep.IsLeader() {
 		return ""
 	}
-	servers, err := b.rep.Servers()
-	if err != nil || !slices.ContainsFunc(servers, func(s raftfsm.Peer) bool { return s.ID != b.cfg.NodeID && !s.NonVoter }) {
-		return "" // a lone voter has no one to hand to
-	}
 	st := b.rep.Status()
-	target, why := b.roomyVoter(st.Term, "", handOffWait, mostApplied)
+	target, why, sawFull := b.roomyVoter(st.Term, "", handOffWait, mostApplied)
+	if !sawFull {
+		return ""
+	}
 	if target == "" {
-		b.log.Info("leadership hand-off before shutdown: no voter answered as a follower with room; Raft will pick", "why", why)
+		b.log.Info("leadership hand-off before shutdown: a voter's disk is full and no other answered as a follower with room; Raft will pick", "why", why)
 		return ""
 	}
 	if err := b.rep.TransferLeadership(target); err != nil {
 		b.log.Warn("leadership hand-off before shutdown failed; Raft will pick", "target", target, "err", err)
 		return ""
 	}
-	b.log.Info("leadership handed off before shutdown", "to", target)
+	leader, _ := b.rep.Leader()
+	b.log.Info("leadership handed off before shutdown: a voter's disk is full", "target", target, "leader", leader)
 	return target
 }
 
@@ -180,15 +182,16 @@ func mostApplied(x, y NodeStatus) bool {
 // roomyVoter picks the voter other than this node that answers, within
 // timeout, as a working follower in term whose disk has room, the best by
 // better (whether x beats y). skip is passed over. With none it returns
-// "" and why, per voter.
-func (b *Broker) roomyVoter(term uint64, skip string, timeout time.Duration, better func(x, y NodeStatus) bool) (target, why string) {
+// "" and why, per voter. sawFull says whether any voter answered that its
+// disk is full.
+func (b *Broker) roomyVoter(term uint64, skip string, timeout time.Duration, better func(x, y NodeStatus) bool) (target, why string, sawFull bool) {
 	p := b.peersOf()
 	if p == nil {
-		return "", "no transport to the other nodes"
+		return "", "no transport to the other nodes", false
 	}
 	servers, err := b.rep.Servers()
 	if err != nil {
-		return "", "raft configuration unavailable: " + err.Error()
+		return "", "raft configuration unavailable: " + err.Error(), false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -206,6 +209,9 @@ func (b *Broker) roomyVoter(term uint64, skip string, timeout time.Duration, bet
 			st, why := b.voterStatus(ctx, p, s.ID, term, skip)
 			mu.Lock()
 			defer mu.Unlock()
+			if st.NodeID == s.ID && st.DiskFull {
+				sawFull = true
+			}
 			if why != "" {
 				reasons = append(reasons, s.ID+": "+why)
 				return
@@ -217,13 +223,13 @@ func (b *Broker) roomyVoter(term uint64, skip string, timeout time.Duration, bet
 	}
 	wg.Wait()
 	if best.NodeID != "" {
-		return best.NodeID, ""
+		return best.NodeID, "", sawFull
 	}
 	slices.Sort(reasons)
 	if len(reasons) == 0 {
-		return "", "no other voter"
+		return "", "no other voter", sawFull
 	}
-	return "", strings.Join(reasons, "; ")
+	return "", strings.Join(reasons, "; "), sawFull
 }
 
 // voterStatus asks voter id for its status; why says why it cannot take

@@ -210,10 +210,11 @@ func TestDiskWatchdog(t *testing.T) {
 	}
 }
 
-// TestHandOffLeadership: before a shutdown, a leader hands its leadership
-// to the voter that answers as a working follower of its term with room,
-// the most applied one, not to one whose disk is full; with none, or as
-// a follower or a lone voter, it hands nothing (Close leaves it to Raft).
+// TestHandOffLeadership: before a shutdown, a leader one of whose voters
+// has a full disk hands its leadership to the voter that answers as a
+// working follower of its term with room, the most applied one; when no
+// voter is full, none has room, or it is a follower, it hands nothing
+// (Close leaves the choice to Raft).
 func TestHandOffLeadership(t *testing.T) {
 	follower := func(id string, applied uint64, used float64) NodeStatus {
 		return NodeStatus{NodeID: id, Group: "g", Role: "follower", Term: 1, AppliedIndex: applied, DiskUsed: used, DiskFull: used >= 0.9}
@@ -253,7 +254,12 @@ func TestHandOffLeadership(t *testing.T) {
 			"n2:9876": follower("n2", 9, 0.95), "n3:9876": follower("n3", 9, 0.91), "n4:9876": follower("n4", 9, 0.99),
 		}, nil},
 		{"no voter answers", true, nil, nil},
-		{"a lone voter", true, nil, []raftfsm.Peer{{ID: "n1"}, {ID: "n2", NonVoter: true}}},
+		{"no voter's disk is full: Raft picks", true, map[string]NodeStatus{
+			"n2:9876": follower("n2", 9, 0.85), "n3:9876": follower("n3", 5, 0.10), "n4:9876": follower("n4", 7, 0.50),
+		}, nil},
+		{"only a non-voter has room", true, map[string]NodeStatus{
+			"n2:9876": follower("n2", 9, 0.10), "n3:9876": follower("n3", 9, 0.95),
+		}, []raftfsm.Peer{{ID: "n1"}, {ID: "n2", NonVoter: true}, {ID: "n3"}}},
 		{"a follower", false, map[string]NodeStatus{"n3:9876": follower("n3", 5, 0.10)}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -270,14 +276,14 @@ func TestHandOffLeadership(t *testing.T) {
 		})
 	}
 	t.Run("a failed transfer", func(t *testing.T) {
-		b, f := start(t, map[string]NodeStatus{"n3:9876": follower("n3", 5, 0.10)})
+		b, f := start(t, map[string]NodeStatus{"n2:9876": follower("n2", 9, 0.95), "n3:9876": follower("n3", 5, 0.10)})
 		f.FailTransfers(errors.New("the target is not catching up"))
 		if got := b.HandOffLeadership(); got != "" || !b.IsLeader() {
 			t.Fatalf("handed off to %q, leader %v; want nothing, still leading", got, b.IsLeader())
 		}
 	})
 	t.Run("after Close", func(t *testing.T) {
-		b, f := start(t, map[string]NodeStatus{"n3:9876": follower("n3", 5, 0.10)})
+		b, f := start(t, map[string]NodeStatus{"n2:9876": follower("n2", 9, 0.95), "n3:9876": follower("n3", 5, 0.10)})
 		b.Close()
 		if got := b.HandOffLeadership(); got != "" || f.Transfers() != 0 {
 			t.Fatalf("a closed broker handed off to %q (%d transfers)", got, f.Transfers())

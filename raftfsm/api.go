@@ -226,7 +226,11 @@ func (n *Node) mapRaftErr(err error) error {
 	switch {
 	case errors.Is(err, raft.ErrNotLeader):
 		return n.notLeader()
-	case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+	case errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		// hashicorp/raft answers so before it does anything with the
+		// command (raft.go's leaderLoop): nothing was appended.
+		return fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrTransferInProgress, err)
+	case errors.Is(err, raft.ErrLeadershipLost):
 		return fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
 	case errors.Is(err, raft.ErrEnqueueTimeout), errors.Is(err, raft.ErrRaftShutdown):
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)

@@ -14,6 +14,11 @@ var (
 	// ErrUnavailable: no leader is known, the node is shutting down, or
 	// Raft's queue is full. Retryable after a backoff.
 	ErrUnavailable = errors.New("raftfsm: unavailable")
+	// ErrTransferInProgress (with ErrUnavailable): the leader is handing
+	// its leadership over and refuses commands meanwhile. Nothing was
+	// appended, so a retry, here or at the next leader, cannot store the
+	// command twice.
+	ErrTransferInProgress = errors.New("raftfsm: leadership transfer in progress")
 	// ErrUnknownOutcome: the command was handed to Raft but leadership was
 	// lost or the caller's deadline passed before it was known whether it
 	// committed. It may or may not have been applied; a blind retry may

@@ -31,8 +31,7 @@ func TestMain(m *testing.M) {
 const (
 	// processTestTimeout bounds one of these tests. They run in make test
 	// under the race detector beside every other package's tests, and the
-	// checker's read-back must have time to finish and report even when
-	// its own bounds (Config.SettleTimeout, ConsumeTimeout) are reached:
+	// checker's read-back needs room to finish and report:
 	// TestKillLeader once ran out of a 50 s budget in its check with
 	// nothing to show where the time went.
 	processTestTimeout = 90 * time.Second

@@ -46,6 +46,7 @@ type Fake struct {
 	commitAhead   uint64        // Status reports CommitIndex this far past applied
 	applyingFor   time.Duration // Status reports the FSM this long in one apply
 	transferErr   error         // TransferLeadership fails with it
+	produceErr    error         // Produce fails with it
 	transfers     int           // TransferLeadership calls
 	targets       []string      // the voters leadership went to
 	requested     []string      // the targets TransferLeadership was asked for
@@ -206,6 +207,14 @@ func (f *Fake) wait(ctx context.Context) error {
 	return nil
 }
 
+// FailProduces makes Produce fail with err, as the real replica does with
+// the errors it maps from Raft (nil: succeed).
+func (f *Fake) FailProduces(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.produceErr = err
+}
+
 // Produce implements broker.Replicator. Like the real FSM, it checks each
 // request on its own: a request naming a missing topic or queue fails
 // alone, and an idempotent request seen before returns the original's
@@ -218,6 +227,9 @@ func (f *Fake) Produce(ctx context.Context, reqs []raftfsm.ProduceRequest) ([]ra
 	defer f.mu.Unlock()
 	if !f.leader {
 		return nil, raftfsm.ErrNotLeader
+	}
+	if f.produceErr != nil {
+		return nil, f.produceErr
 	}
 	f.index++
 	now := time.Now().UnixMilli()
