@@ -38,8 +38,8 @@
 // The zero-filled log matters: a block of a file preallocated with
 // fallocate is an unwritten extent, and the first write into it makes
 // fdatasync commit the extent's conversion to the filesystem journal as
-// well (on ext4 here, 1.9x the latency of a plain data flush when every
-// record starts a new block). Zero-filling once at start keeps that cost
+// well (on ext4 here, in a first prototype that gave every record a
+// block of its own: 1.9x the latency of a plain data flush). Zero-filling once at start keeps that cost
 // out of the measured path; the -fallocate flag measures it instead.
 //
 // Dependencies: hdrhistogram-go records the latencies, as mqctl bench
