@@ -332,13 +332,21 @@ func TestChaosDiskLazyLeaderKill(t *testing.T) {
 // under load. The leader must hand its leadership to the other follower,
 // the one with room: never, not even for the second its disk watchdog
 // would take to move it on, to the full one, which would refuse every
-// produce meanwhile (broker.HandOffLeadership). Raft alone picks the most
-// up-to-date follower, the full one about half the time. The stopped
-// node then restarts; nothing acked may be lost.
+// produce meanwhile (broker.HandOffLeadership). The full one is the
+// follower Raft alone picks when both are equally far ahead:
+// hashicorp/raft takes the first of its configuration, on a leader the
+// other nodes in --peers order, so the lowest numbered follower. Under
+// load one follower is often strictly ahead, so without the hand-off the
+// test fails only most of the time (4 runs of 7; with a random follower
+// full it failed 9 of 12, each time with n1 full). The stopped node then
+// restarts; nothing acked may be lost.
 func TestChaosDiskFullFollowerLeaderStops(t *testing.T) {
-	runDisk(t, "disk-full-follower-leader-stops", 2*time.Second, func(t *testing.T, ctx context.Context, c *testcluster.Cluster, ck *checker.Checker, rng *rand.Rand) {
+	runDisk(t, "disk-full-follower-leader-stops", 2*time.Second, func(t *testing.T, ctx context.Context, c *testcluster.Cluster, ck *checker.Checker, _ *rand.Rand) {
 		l := c.Leader(ctx)
-		full := randomFollower(c, l, rng)
+		full := 0
+		if l == 0 {
+			full = 1
+		}
 		other := 3 - l - full // the three nodes are 0, 1 and 2
 		c.SetDisk(full, diskFull)
 		ck.Fault("fill disk of follower " + c.NodeID(full))
