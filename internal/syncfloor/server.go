@@ -37,20 +37,20 @@ type server struct {
 	goroutines sync.WaitGroup // serve's handler and readAcks; close waits for them before it closes the log
 }
 
-func newServer(leader bool, path string, logSize int64, fallocate bool, size, replicas int, peers []string) (*server, error) {
-	log, err := openLog(path, logSize, fallocate)
+func newServer(sc serverConfig) (*server, error) {
+	log, err := openLog(sc.Log, sc.LogSize, sc.Fallocate)
 	if err != nil {
 		return nil, err
 	}
-	s := &server{log: log, size: size, quorum: 1, acks: make(chan uint64, 16),
+	s := &server{log: log, size: sc.Size, quorum: 1, acks: make(chan uint64, 16),
 		lost: make(chan struct{}), done: make(chan struct{})}
 	if s.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		log.close()
 		return nil, fmt.Errorf("syncfloor: listen: %w", err)
 	}
-	if leader {
-		s.quorum = replicas/2 + 1
-		for _, p := range peers {
+	if sc.Leader {
+		s.quorum = sc.Replicas/2 + 1
+		for _, p := range sc.Peers {
 			c, err := net.Dial("tcp", p)
 			if err != nil {
 				s.close()

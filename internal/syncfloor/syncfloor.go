@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -94,16 +95,19 @@ type Latency struct {
 	Max  int64 `json:"max"`
 }
 
-// Environment of a server process started by Run.
-const (
-	envRole     = "SYNCFLOOR_ROLE" // "leader" or "follower"
-	envLog      = "SYNCFLOOR_LOG"  // the log file's path
-	envLogSize  = "SYNCFLOOR_LOG_SIZE"
-	envFalloc   = "SYNCFLOOR_FALLOCATE" // "1" to fallocate
-	envSize     = "SYNCFLOOR_SIZE"
-	envReplicas = "SYNCFLOOR_REPLICAS"
-	envPeers    = "SYNCFLOOR_PEERS" // the leader's followers, comma-separated
-)
+// serverConfig is one server of a Run. A server process gets it as JSON
+// in the environment variable envServer.
+type serverConfig struct {
+	Leader    bool     `json:"leader"`
+	Log       string   `json:"log"` // the log file's path
+	LogSize   int64    `json:"log_size"`
+	Fallocate bool     `json:"fallocate"`
+	Size      int      `json:"size"` // message body bytes
+	Replicas  int      `json:"replicas"`
+	Peers     []string `json:"peers"` // the leader's followers
+}
+
+const envServer = "SYNCFLOOR_SERVER"
 
 // addrPrefix starts the line a server process prints once it listens.
 const addrPrefix = "syncfloor-addr "
@@ -113,45 +117,20 @@ const addrPrefix = "syncfloor-addr "
 // parent ends it, and ok is true. Otherwise it returns at once with ok
 // false. main calls it first; so does a test binary's TestMain.
 func ServeRole() (ok bool, err error) {
-	role := os.Getenv(envRole)
-	if role == "" {
+	v := os.Getenv(envServer)
+	if v == "" {
 		return false, nil
 	}
-	s, err := serverFromEnv(role)
+	var sc serverConfig
+	if err := json.Unmarshal([]byte(v), &sc); err != nil {
+		return true, fmt.Errorf("syncfloor: %s: %w", envServer, err)
+	}
+	s, err := newServer(sc)
 	if err != nil {
 		return true, err
 	}
 	fmt.Printf("%s%s %t\n", addrPrefix, s.addr(), s.log.direct)
 	return true, s.serve()
-}
-
-func serverFromEnv(role string) (*server, error) {
-	num := func(k string) (int64, error) {
-		v, err := strconv.ParseInt(os.Getenv(k), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("syncfloor: %s: %w", k, err)
-		}
-		return v, nil
-	}
-	size, err := num(envSize)
-	if err != nil {
-		return nil, err
-	}
-	logSize, err := num(envLogSize)
-	if err != nil {
-		return nil, err
-	}
-	replicas, err := num(envReplicas)
-	if err != nil {
-		return nil, err
-	}
-	var peers []string
-	if role == "leader" && os.Getenv(envPeers) != "" {
-		peers = strings.Split(os.Getenv(envPeers), ",")
-	} else if role != "leader" && role != "follower" {
-		return nil, fmt.Errorf("syncfloor: unknown role %q", role)
-	}
-	return newServer(role == "leader", os.Getenv(envLog), logSize, os.Getenv(envFalloc) == "1", int(size), int(replicas), peers)
 }
 
 // Run measures cfg: it starts the servers, sends Warmup then Count
@@ -230,9 +209,12 @@ func (g *group) startOne(ctx context.Context, leader bool, i int, peers []string
 	if leader {
 		role = "leader"
 	}
-	path := filepath.Join(g.cfg.Dir, fmt.Sprintf("syncfloor-%d-%s-%d.log", os.Getpid(), role, i))
+	sc := serverConfig{
+		Leader: leader, Log: filepath.Join(g.cfg.Dir, fmt.Sprintf("syncfloor-%d-%s-%d.log", os.Getpid(), role, i)),
+		LogSize: g.cfg.LogSize, Fallocate: g.cfg.Fallocate, Size: g.cfg.Size, Replicas: g.cfg.Replicas, Peers: peers,
+	}
 	if g.cfg.InProcess {
-		s, err := newServer(leader, path, g.cfg.LogSize, g.cfg.Fallocate, g.cfg.Size, g.cfg.Replicas, peers)
+		s, err := newServer(sc)
 		if err != nil {
 			return "", err
 		}
@@ -248,14 +230,12 @@ func (g *group) startOne(ctx context.Context, leader bool, i int, peers []string
 	if err != nil {
 		return "", fmt.Errorf("syncfloor: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, exe) // killed at ctx's end, also while starting
-	cmd.Env = append(os.Environ(),
-		envRole+"="+role, envLog+"="+path, envLogSize+"="+strconv.FormatInt(g.cfg.LogSize, 10),
-		envSize+"="+strconv.Itoa(g.cfg.Size), envReplicas+"="+strconv.Itoa(g.cfg.Replicas),
-		envPeers+"="+strings.Join(peers, ","))
-	if g.cfg.Fallocate {
-		cmd.Env = append(cmd.Env, envFalloc+"=1")
+	js, err := json.Marshal(sc)
+	if err != nil {
+		return "", fmt.Errorf("syncfloor: %w", err)
 	}
+	cmd := exec.CommandContext(ctx, exe) // killed at ctx's end, also while starting
+	cmd.Env = append(os.Environ(), envServer+"="+string(js))
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive Run's process
 	out, err := cmd.StdoutPipe()
@@ -294,6 +274,9 @@ func (g *group) stop() {
 	}
 }
 
+// maxLatencyMicros is the histogram's upper bound; longer latencies count as it.
+const maxLatencyMicros = 60_000_000
+
 // measure is the client: one message at a time, timed from before its
 // write to after its acknowledgement is read.
 func measure(ctx context.Context, cfg Config, addr string, direct bool, cpu func() time.Duration) (Result, error) {
@@ -305,7 +288,7 @@ func measure(ctx context.Context, cfg Config, addr string, direct bool, cpu func
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close() }) // the end of ctx fails the read or write in progress
 	defer stop()
-	hist := hdrhistogram.New(1, 60_000_000, 3)
+	hist := hdrhistogram.New(1, maxLatencyMicros, 3)
 	frame := make([]byte, seqBytes+cfg.Size)
 	ack := make([]byte, seqBytes)
 	var began time.Time
@@ -330,16 +313,16 @@ func measure(ctx context.Context, cfg Config, addr string, direct bool, cpu func
 			return Result{}, fmt.Errorf("syncfloor: acknowledgement for %d, want %d", got, seq)
 		}
 		if i >= cfg.Warmup {
-			_ = hist.RecordValue(min(time.Since(t).Microseconds(), 60_000_000)) // clamped: cannot fail
+			_ = hist.RecordValue(min(time.Since(t).Microseconds(), maxLatencyMicros)) // clamped: cannot fail
 		}
 	}
 	elapsed := time.Since(began).Seconds()
 	used := cpu() - cpu0
 	return Result{
-		ServerCPUPerMsg: float64(used.Microseconds()) / float64(cfg.Count),
-		Mode:            "syncfloor", Replicas: cfg.Replicas, Size: cfg.Size, Messages: int64(cfg.Count),
+		Mode: "syncfloor", Replicas: cfg.Replicas, Size: cfg.Size, Messages: int64(cfg.Count),
 		ElapsedSeconds: elapsed, MsgPerSec: float64(cfg.Count) / elapsed, Direct: direct,
 		Latency: Latency{P50: hist.ValueAtQuantile(50), P90: hist.ValueAtQuantile(90), P99: hist.ValueAtQuantile(99),
 			P999: hist.ValueAtQuantile(99.9), Max: hist.Max()},
+		ServerCPUPerMsg: float64(used.Microseconds()) / float64(cfg.Count),
 	}, nil
 }
